@@ -1,0 +1,65 @@
+"""Label expansion, the forget terms and the regularisers on hand-checked cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from wfnet import wrap
+from wfnet.config import UntrainConfig
+from wfnet.loss import (class_mean_reciprocal, expand_labels, l1_closed, reciprocal_mean,
+                        split_batch, wf_loss)
+
+
+def test_expand_labels_shapes_and_never_own_row():
+    y = torch.tensor([0, 1, 2, 3, 3])
+    rows, targets = expand_labels(y, 4, chi=3, generator=torch.Generator().manual_seed(0))
+    assert rows.shape == targets.shape == (15,)
+    assert torch.equal(targets, y.repeat(3))
+    assert (rows != targets).all()
+    assert rows.min() >= 0 and rows.max() < 4
+
+
+def test_expand_labels_covers_every_other_row():
+    y = torch.zeros(2000, dtype=torch.long)
+    rows, _ = expand_labels(y, 10, chi=1, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(rows, minlength=10)
+    assert counts[0] == 0 and (counts[1:] > 150).all()  # uniform over the 9 other rows
+
+
+def test_split_batch_halves():
+    x, y = torch.arange(10).float().view(10, 1), torch.arange(10)
+    xf, yf, xr, yr = split_batch(x, y)
+    assert yf.tolist() == [0, 1, 2, 3, 4] and yr.tolist() == [5, 6, 7, 8, 9]
+
+
+def test_forget_terms_on_hand_computed_values():
+    ce = torch.tensor([1.0, 3.0, 0.5, 0.0])
+    labels = torch.tensor([0, 0, 2, 2])
+    # class 0: mean CE 2 -> 1/2; class 2: mean CE 0.25 -> 4; mean over classes = 2.25
+    assert_close(class_mean_reciprocal(ce, labels, 3, 1e-4), torch.tensor(2.25))
+    assert_close(reciprocal_mean(ce, labels, 3, 1e-4), torch.tensor(1 / 1.125))
+    # the floor bounds 1/CE when a class is perfectly classified
+    assert_close(class_mean_reciprocal(torch.zeros(2), torch.tensor([1, 1]), 3, 1e-4), torch.tensor(1e4))
+
+
+def test_l1_closed_is_zero_for_open_gates_and_mean_of_closure():
+    open_ = [torch.full((3, 4), 50.0)]
+    assert float(l1_closed(open_)) == pytest.approx(0.0, abs=1e-12)
+    half = [torch.zeros(2, 2), torch.full((1, 1), 50.0)]
+    assert float(l1_closed(half)) == pytest.approx(0.25)  # mean over layers of (0.5, 0)
+
+
+def test_wf_loss_combines_the_terms(tiny_cnn):
+    wf = wrap(tiny_cnn, 4)
+    x, y = torch.randn(8, 1, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    cfg = UntrainConfig(lambda0=1.0, lambda1=10.0, lambda2=1.0)
+    parts = wf_loss(wf, x, y, cfg, torch.Generator().manual_seed(0))
+    expected = parts.retain + 10 * parts.forget + parts.reg
+    assert_close(parts.total.detach(), expected)
+    assert math.isfinite(float(parts.total.detach()))
+    parts.total.backward()
+    assert all(a.grad is not None for a in wf.alphas())

@@ -1,0 +1,122 @@
+"""``wfnet`` command line: train, untrain, evaluate, datasets. Bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import WFNetError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    p.add_argument("--data-root", type=Path, default=None,
+                   help="folder with the datasets (default $WFNET_DATA_ROOT or ./data)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .backbones import BACKBONES
+    from .data import DATASETS
+
+    parser = argparse.ArgumentParser(prog="wfnet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an original model from scratch")
+    p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS.names())}")
+    p.add_argument("--backbone", required=True, help=f"one of {', '.join(BACKBONES.names())}")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--width", type=float, default=1.0, help="channel multiplier (1 = paper size)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--download", action="store_true", help="let torchvision download the data")
+    _common(p)
+
+    p = sub.add_parser("untrain", help="WF-Net: untrain every class in one round")
+    p.add_argument("--checkpoint", type=Path, required=True, help="an original model.pt")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+
+    p = sub.add_parser("evaluate", help="Acc_r, Acc_f and ZRF of a checkpoint")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    _common(p)
+
+    p = sub.add_parser("datasets", help="list the datasets and where they are found")
+    p.add_argument("--data-root", type=Path, default=None)
+    return parser
+
+
+def _positive(name: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise WFNetError(f"--{name} must be positive, got {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .config import override, train_defaults, untrain_defaults
+    from .data import list_available, load_dataset
+    from .pipeline import evaluate_checkpoint, train_original, untrain_checkpoint
+    from .provenance import resolve_device
+
+    if args.command == "datasets":
+        for name, where in list_available(args.data_root):
+            print(f"{name:14s} {where}")
+        return 0
+    device = resolve_device(args.device)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    progress = not args.no_progress
+    if args.command == "train":
+        from .backbones import BACKBONES
+
+        BACKBONES.get(args.backbone)  # fail on a bad name before loading any data
+        for name in ("epochs", "batch_size", "lr", "width"):
+            _positive(name.replace("_", "-"), getattr(args, name))
+        data = load_dataset(args.dataset, args.data_root, download=args.download)
+        cfg = override(train_defaults(args.backbone), epochs=args.epochs, batch_size=args.batch_size,
+                       lr=args.lr, seed=args.seed)
+        m = train_original(data, args.backbone, args.out, cfg, device, args.width, progress)
+        print(f"test accuracy {m['test_acc']:.2f}% ({data.name}, {args.backbone}, "
+              f"{m['provenance']['wall_seconds']:.0f} s on {m['provenance']['device']}) -> {args.out}")
+        return 0
+    if args.command == "untrain":
+        from .checkpoint import load
+
+        _positive("epochs", args.epochs)
+        _positive("lr", args.lr)
+        backbone = load(args.checkpoint).spec.name
+        cfg = override(untrain_defaults(backbone), epochs=args.epochs, lr=args.lr, seed=args.seed)
+        m = untrain_checkpoint(args.checkpoint, args.out, cfg, device, args.data_root, progress)
+        u = m["untrain"]
+        print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {u['best_val_loss']:.4f} -> {args.out}/wf.pt")
+        return 0
+    if args.command == "evaluate":
+        m = evaluate_checkpoint(args.checkpoint, args.out, device, args.data_root)
+        print(json.dumps({k: m[k] for k in ("kind", "acc_r", "acc_f", "zrf")}))
+        return 0
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except WFNetError as err:
+        print(f"wfnet: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wfnet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The untraining objective: paper Eq. 3 with label expansion and a regulariser R(alpha).
+
+Reading guide (paper section "Training"):
+- ``split_batch``: a mini-batch of B is split in halves, the first forgets, the second retains.
+- ``expand_labels``: the retain half is replicated chi times, each copy paired with random rows
+  that differ from its labels (label expansion).
+- ``FORGET_TERMS``: lambda1 / L_f. The literal reciprocal of the forget half's mean CE is kept
+  as an option, but its gradient explodes on a well-fit model (CE ~ 1e-3); the default averages
+  lambda1 / max(CE_c, floor) over the classes present in the batch (see the ablation page).
+- ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
+  1 - sigmoid(alpha), an L1 pull of every gate towards open, which keeps most gates open and lets
+  few close (sparsity), as the paper asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .config import UntrainConfig
+from .registry import Registry
+from .wrap import WFModel
+
+ForgetTerm = Callable[[Tensor, Tensor, int, float], Tensor]
+Regularizer = Callable[[list[Tensor]], Tensor]
+FORGET_TERMS: Registry[ForgetTerm] = Registry("forget term")
+REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
+
+
+@FORGET_TERMS.register("reciprocal_mean")
+def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, floor: float) -> Tensor:
+    """Eq. 3 as written: 1 / (mean CE of the forget half), floored."""
+    return 1.0 / ce.mean().clamp_min(floor)
+
+
+@FORGET_TERMS.register("class_mean_reciprocal")
+def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, floor: float) -> Tensor:
+    """Mean over the classes present of 1 / max(CE_c, floor): each row is pushed on its own, so
+    classes already forgotten (large CE_c, small 1/CE_c) stop dominating the gradient."""
+    sums = torch.zeros(num_classes, device=ce.device, dtype=ce.dtype).index_add_(0, labels, ce)
+    counts = torch.bincount(labels, minlength=num_classes).to(ce.dtype)
+    present = counts > 0
+    per_class = sums[present] / counts[present]
+    return (1.0 / per_class.clamp_min(floor)).mean()
+
+
+@REGULARIZERS.register("l1_closed")
+def l1_closed(alphas: list[Tensor]) -> Tensor:
+    """Mean over layers of mean(1 - sigmoid(alpha)): open gates cost nothing, few close."""
+    return torch.stack([(1.0 - torch.sigmoid(a)).mean() for a in alphas]).mean()
+
+
+@REGULARIZERS.register("l2_closed")
+def l2_closed(alphas: list[Tensor]) -> Tensor:
+    """Mean over layers of mean((1 - sigmoid(alpha))^2): tolerates many half-closed gates."""
+    return torch.stack([((1.0 - torch.sigmoid(a)) ** 2).mean() for a in alphas]).mean()
+
+
+@REGULARIZERS.register("none")
+def no_regularizer(alphas: list[Tensor]) -> Tensor:
+    return alphas[0].new_zeros(())
+
+
+def split_batch(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(x_forget, y_forget, x_retain, y_retain): first half forgets, second half retains."""
+    half = x.shape[0] // 2
+    return x[:half], y[:half], x[half:], y[half:]
+
+
+def expand_labels(y: Tensor, num_classes: int, chi: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Rows for chi copies of the retain half: uniform over the classes other than each label.
+
+    Returns (rows, targets), both of shape (chi * len(y),); rows[i] != targets[i] always.
+    """
+    if num_classes < 2:
+        raise ValueError("label expansion needs at least two classes")
+    targets = y.repeat(chi)
+    shift = torch.randint(1, num_classes, (targets.shape[0],), generator=generator).to(y.device)
+    return (targets + shift) % num_classes, targets
+
+
+@dataclass
+class LossParts:
+    total: Tensor
+    retain: Tensor
+    forget: Tensor
+    reg: Tensor
+
+
+def wf_loss(model: WFModel, x: Tensor, y: Tensor, cfg: UntrainConfig,
+            generator: torch.Generator | None = None) -> LossParts:
+    """lambda0 * L_r + lambda1 * forget_term(L_f) + lambda2 * R(alpha), one forward for all."""
+    nc = model.num_classes
+    xf, yf, xr, yr = split_batch(x, y)
+    rows_r, targets_r = expand_labels(yr, nc, cfg.chi, generator)
+    xs = torch.cat([xf, xr.repeat(cfg.chi, *([1] * (xr.ndim - 1)))])
+    rows = torch.cat([yf, rows_r])
+    logits = model.forward_rows(xs, rows).float()
+    ce = F.cross_entropy(logits, torch.cat([yf, targets_r]), reduction="none")
+    ce_f, ce_r = ce[: yf.shape[0]], ce[yf.shape[0]:]
+    retain = ce_r.mean()
+    forget = FORGET_TERMS.get(cfg.forget_term)(ce_f, yf, nc, cfg.ce_floor)
+    reg = REGULARIZERS.get(cfg.regularizer)(model.alphas())
+    total = cfg.lambda0 * retain + cfg.lambda1 * forget + cfg.lambda2 * reg
+    return LossParts(total, retain.detach(), forget.detach(), reg.detach())

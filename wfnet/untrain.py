@@ -1,0 +1,129 @@
+"""Single-round untraining of every class at once (paper, "Label expansion" and Algorithm 1).
+
+Only alpha trains. The validation loss is evaluated ``evals_per_epoch`` times per epoch; the
+best alpha is kept and training stops after ``patience`` evaluations without improvement, or at
+once (keeping the best alpha) if the loss or any gate becomes non-finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .config import UntrainConfig
+from .data import BatchIterator, ImageDataset, stratified_split
+from .errors import WFNetError
+from .loss import wf_loss
+from .train import autocast, seed_everything
+from .wrap import WFModel
+
+
+@dataclass
+class UntrainResult:
+    model: WFModel
+    best_val_loss: float
+    steps: int
+    epochs_run: float
+    stopped: str  # "early_stopping", "max_epochs" or "non_finite"
+    wall_seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def make_alpha_optimizer(model: WFModel, cfg: UntrainConfig) -> torch.optim.Optimizer:
+    params = model.alphas()
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    raise WFNetError(f"unknown untraining optimizer {cfg.optimizer!r}; expected sgd or adam")
+
+
+@torch.no_grad()
+def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, device: torch.device) -> float:
+    """The same objective on held-out batches, with a fixed draw of expansion rows."""
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    total, n = 0.0, 0
+    for i, (x, y) in enumerate(batches):
+        if i >= cfg.max_val_batches:
+            break
+        with autocast(device, True):
+            total += float(wf_loss(model, x, y, cfg, gen).total)
+        n += 1
+    return total / max(n, 1)
+
+
+def _finite(model: WFModel) -> bool:
+    return all(bool(torch.isfinite(a).all()) for a in model.alphas())
+
+
+def untrain(
+    model: WFModel, data: ImageDataset, cfg: UntrainConfig, device: torch.device,
+    train_index: Tensor | None = None, progress: bool = True,
+) -> UntrainResult:
+    """Train the alpha matrices of ``model`` so that row c forgets class c, for every c."""
+    if cfg.batch_size < 2:
+        raise WFNetError("untraining needs batch_size >= 2 (half forgets, half retains)")
+    gen = seed_everything(cfg.seed)
+    model.to(device).to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        for a in model.alphas():
+            a.fill_(cfg.alpha_init)
+    labels = data.train.labels if train_index is None else data.train.labels[train_index]
+    fit_local, val_local = stratified_split(labels.cpu(), cfg.val_fraction, cfg.seed)
+    base = torch.arange(len(data.train)) if train_index is None else train_index.cpu()
+    fit_idx, val_idx = base[fit_local], base[val_local]
+    train_batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device,
+                                  shuffle=True, augment=data.augment, drop_last=True,
+                                  generator=gen, index=fit_idx)
+    val_batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, index=val_idx)
+    steps_per_epoch = max(1, len(train_batches))
+    eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
+    opt = make_alpha_optimizer(model, cfg)
+    best = validation_loss(model, val_batches, cfg, device)
+    best_alpha = model.alpha_state_dict()
+    history: list[dict[str, float]] = [{"step": 0, "val_loss": best}]
+    stale, step, stopped = 0, 0, "max_epochs"
+    start = time.perf_counter()
+    bar = tqdm(total=cfg.epochs * steps_per_epoch, desc="untrain", disable=not progress, leave=False)
+    model.train()
+    for _ in range(cfg.epochs):
+        for x, y in train_batches:
+            with autocast(device, True):
+                parts = wf_loss(model, x, y, cfg, gen)
+            opt.zero_grad(set_to_none=True)
+            parts.total.backward()
+            if cfg.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.alphas(), cfg.clip_grad_norm)
+            opt.step()
+            step += 1
+            bar.update(1)
+            if step % eval_every:
+                continue
+            train_loss = float(parts.total)
+            if not (math.isfinite(train_loss) and _finite(model)):
+                stopped = "non_finite"
+                break
+            val = validation_loss(model, val_batches, cfg, device)
+            history.append({"step": step, "val_loss": val, "train_loss": train_loss,
+                            "retain": float(parts.retain), "forget": float(parts.forget),
+                            "reg": float(parts.reg)})
+            bar.set_postfix(val=f"{val:.3f}", best=f"{best:.3f}")
+            if math.isfinite(val) and val < best:
+                best, best_alpha, stale = val, model.alpha_state_dict(), 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    stopped = "early_stopping"
+                    break
+        if stopped != "max_epochs":
+            break
+    bar.close()
+    model.load_alpha_state_dict(best_alpha)
+    model.eval()
+    return UntrainResult(model, best, step, step / steps_per_epoch, stopped,
+                         time.perf_counter() - start, history)
