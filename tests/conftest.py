@@ -56,3 +56,17 @@ def toy_data() -> ImageDataset:
 def tiny_cnn() -> TinyCNN:
     torch.manual_seed(0)
     return TinyCNN().eval()
+
+
+@pytest.fixture(scope="session")
+def trained_toy() -> tuple[TinyCNN, ImageDataset]:
+    """A TinyCNN that classifies the synthetic data well (trained once per session)."""
+    from wfnet.config import TrainConfig
+    from wfnet.train import train_model
+
+    data = synthetic_dataset(n_per_class=48)
+    torch.manual_seed(0)
+    res = train_model(TinyCNN(), data, TrainConfig(epochs=15, batch_size=16, lr=0.05, warmup_epochs=0),
+                      torch.device("cpu"), progress=False)
+    assert res.test_acc > 90, res.test_acc
+    return res.model.eval(), data

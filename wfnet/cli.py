@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     _common(p)
 
+    p = sub.add_parser("reproduce", help="every method and metric of Tables 1-2 for one dataset x backbone")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--preset", default="smoke", help="smoke (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="cache of checkpoints and partial runs")
+    p.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+
     p = sub.add_parser("datasets", help="list the datasets and where they are found")
     p.add_argument("--data-root", type=Path, default=None)
     return parser
@@ -98,6 +108,16 @@ def run(args: argparse.Namespace) -> int:
         m = untrain_checkpoint(args.checkpoint, args.out, cfg, device, args.data_root, progress)
         u = m["untrain"]
         print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {u['best_val_loss']:.4f} -> {args.out}/wf.pt")
+        return 0
+    if args.command == "reproduce":
+        from .reproduce import reproduce
+
+        results = reproduce(args.dataset, args.backbone, args.preset, args.out, args.runs, args.device,
+                            args.data_root, args.seed, args.methods, progress)
+        print(f"{'method':20s} {'Acc_r':>7s} {'Acc_f':>7s} {'ZRF':>6s} {'RT':>12s}")
+        for method, r in results.items():
+            rt = "-" if r.get("rt") is None else f"{r['rt']:.1f} ({r['rt_failed']})"
+            print(f"{method:20s} {r['acc_r']:7.2f} {r['acc_f']:7.2f} {r['zrf']:6.3f} {rt:>12s}")
         return 0
     if args.command == "evaluate":
         m = evaluate_checkpoint(args.checkpoint, args.out, device, args.data_root)

@@ -62,19 +62,27 @@ def _pct(mask: Tensor) -> float:
     return 100.0 * mask.float().mean().item() if mask.numel() else float("nan")
 
 
+def class_scores(logits: Tensor, labels: Tensor, random_logits: Tensor, cls: int, name: str) -> ClassScores:
+    """Scores of the model that forgot ``cls``, from its logits on the whole test set."""
+    correct = logits.argmax(1) == labels
+    is_c = labels == cls
+    return ClassScores(cls, name, _pct(correct[~is_c]), _pct(correct[is_c]),
+                       zrf_score(logits[is_c], random_logits[is_c]))
+
+
+def aggregate(rows: list[ClassScores]) -> UnlearningScores:
+    """Means over classes, as the paper reports them."""
+    def mean(xs: list[float]) -> float:
+        return float(torch.tensor(xs, dtype=torch.float64).nanmean())
+    return UnlearningScores(mean([r.acc_r for r in rows]), mean([r.acc_f for r in rows]),
+                            mean([r.zrf for r in rows]), rows)
+
+
 def scores_from_logits(per_class_logits: Callable[[int], Tensor], labels: Tensor,
                        random_logits: Tensor, classes: tuple[str, ...]) -> UnlearningScores:
     """Acc_r, Acc_f, ZRF given, for each class c, the test logits of the model that forgot c."""
-    rows = []
-    for c, name in enumerate(classes):
-        logits = per_class_logits(c)
-        correct = logits.argmax(1) == labels
-        is_c = labels == c
-        rows.append(ClassScores(c, name, _pct(correct[~is_c]), _pct(correct[is_c]),
-                                zrf_score(logits[is_c], random_logits[is_c])))
-    mean = lambda xs: float(torch.tensor(xs, dtype=torch.float64).nanmean())  # noqa: E731
-    return UnlearningScores(mean([r.acc_r for r in rows]), mean([r.acc_f for r in rows]),
-                            mean([r.zrf for r in rows]), rows)
+    return aggregate([class_scores(per_class_logits(c), labels, random_logits, c, name)
+                      for c, name in enumerate(classes)])
 
 
 def random_reference(model_factory: Callable[[], nn.Module], seed: int) -> nn.Module:

@@ -1,0 +1,100 @@
+"""The paper's comparison methods (section "Experimental Results").
+
+- retrained: a model trained from scratch without the forget class, same recipe as the original.
+- random_labels (Hayase et al., 2020): fine-tune the original on the forget class with random
+  wrong labels, mixed with retain samples under their true labels.
+- negative_gradients (Golatkar et al., 2020): gradient ascent on the forget class.
+
+Each is a single-class method: it runs once per class, starting from the original each time.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .config import TrainConfig
+from .data import BatchIterator, ImageDataset
+from .train import autocast, seed_everything, train_model
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """A short fine-tuning of all weights, as the single-class baselines do."""
+
+    epochs: int = 2                 # passes over the forget-class samples
+    batch_size: int = 64            # images per step
+    lr: float = 0.01                # SGD learning rate (momentum 0.9)
+    retain_ratio: float = 1.0       # random_labels: retain samples per forget sample
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def class_index(labels: Tensor, cls: int, keep: bool) -> Tensor:
+    """Indices of the samples of ``cls`` (keep=True) or of every other class (keep=False)."""
+    mask = labels.cpu() == cls
+    return torch.nonzero(mask if keep else ~mask).flatten()
+
+
+def retrain_without(backbone_factory, data: ImageDataset, cls: int, cfg: TrainConfig,
+                    device: torch.device, progress: bool = False) -> nn.Module:
+    """The gold standard: train from scratch on every class but ``cls``."""
+    seed_everything(cfg.seed)
+    model = backbone_factory()
+    return train_model(model, data, cfg, device, class_index(data.train.labels, cls, keep=False),
+                       progress=progress, desc=f"retrain -{cls}").model
+
+
+def _finetune(model: nn.Module, batches: BatchIterator, epochs: int, lr: float,
+              loss_fn, device: torch.device, train_mode: bool) -> nn.Module:
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    model.train(train_mode)
+    for _ in range(epochs):
+        for x, y in batches:
+            with autocast(device, True):
+                loss = loss_fn(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def random_labels(original: nn.Module, data: ImageDataset, cls: int, cfg: FinetuneConfig,
+                  device: torch.device) -> nn.Module:
+    """Forget samples get a random wrong label each step; retain samples keep theirs."""
+    gen = seed_everything(cfg.seed)
+    model = copy.deepcopy(original).to(device)
+    labels = data.train.labels.cpu()
+    forget = class_index(labels, cls, keep=True)
+    retain = class_index(labels, cls, keep=False)
+    n_retain = min(len(retain), int(round(cfg.retain_ratio * len(forget))))
+    retain = retain[torch.randperm(len(retain), generator=gen)[:n_retain]]
+    index = torch.cat([forget, retain])
+    batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, shuffle=True,
+                            augment=data.augment, generator=gen, index=index)
+    nc = data.num_classes
+
+    def loss_fn(logits: Tensor, y: Tensor) -> Tensor:
+        is_f = y == cls
+        wrong = (y + torch.randint(1, nc, y.shape, generator=gen).to(y.device)) % nc
+        return F.cross_entropy(logits, torch.where(is_f, wrong, y))
+
+    return _finetune(model, batches, cfg.epochs, cfg.lr, loss_fn, device, train_mode=True)
+
+
+def negative_gradients(original: nn.Module, data: ImageDataset, cls: int, cfg: FinetuneConfig,
+                       device: torch.device) -> nn.Module:
+    """Gradient ascent on the forget class (batch norm frozen: only forget samples are seen)."""
+    gen = seed_everything(cfg.seed)
+    model = copy.deepcopy(original).to(device)
+    forget = class_index(data.train.labels, cls, keep=True)
+    batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, shuffle=True,
+                            augment=data.augment, generator=gen, index=forget)
+    return _finetune(model, batches, cfg.epochs, cfg.lr,
+                     lambda logits, y: -F.cross_entropy(logits, y), device, train_mode=False)

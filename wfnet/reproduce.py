@@ -1,0 +1,255 @@
+"""One command for one dataset x backbone: every method of Tables 1-2 and the data of Figs 3-4.
+
+Resumable at the finest useful grain: the original model, the WF model and every single-class
+run are cached under ``runs/<preset>/<dataset>/<backbone>/`` with the content key of their
+configuration; a killed run restarts at the next missing piece. Every file is written
+atomically, so a kill never leaves half a file, and a rerun gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .backbones import build, create_backbone
+from .baselines import negative_gradients, random_labels, retrain_without
+from .checkpoint import load, save_original, save_wf
+from .data import ImageDataset, load_dataset
+from .errors import WFNetError
+from .explain import gate_curves, relationships
+from .io import _atomic_write, atomic_write_json
+from .metrics import aggregate, class_scores, random_reference
+from .pipeline import RANDOM_REFERENCE_SEED
+from .presets import PRESETS, Preset
+from .provenance import provenance, resolve_device
+from .relearn import class_accuracy, relearn_time, trainable_copy
+from .results import METHODS, RELATIONSHIPS, read_result, result_path, write_result
+from .train import predict, train_model
+from .untrain import untrain
+from .wrap import wrap
+
+SINGLE_CLASS = ("retrained", "random_labels", "negative_gradients")
+
+
+class Run:
+    """Shared state of one reproduce call: data, preset, device, cache folder, reference models."""
+
+    def __init__(self, data: ImageDataset, backbone: str, preset: Preset, runs_dir: Path,
+                 device: torch.device, seed: int, progress: bool) -> None:
+        self.data, self.backbone, self.preset = data, backbone, preset
+        self.device, self.seed, self.progress = device, seed, progress
+        self.key = preset.key(data.name, backbone, seed)
+        self.dir = Path(runs_dir) / preset.name / data.name / backbone
+        self.labels = data.test.labels.cpu()
+        self._original: torch.nn.Module | None = None
+        self._random_logits: torch.Tensor | None = None
+        self._targets: list[float] | None = None
+
+    def factory(self) -> torch.nn.Module:
+        return create_backbone(self.backbone, self.data.num_classes, self.data.in_chans,
+                               self.data.image_size, self.preset.width)
+
+    def cached_json(self, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A JSON piece of work, reused only when its key matches this configuration."""
+        path = self.dir / name
+        if path.is_file():
+            blob = json.loads(path.read_text())
+            if blob.get("key") == self.key:
+                return blob
+        blob = {"key": self.key, **compute()}
+        atomic_write_json(path, blob)
+        return blob
+
+    # -- shared references ----------------------------------------------------------------------
+
+    @property
+    def original(self) -> torch.nn.Module:
+        if self._original is None:
+            path = self.dir / "original" / "model.pt"
+            meta_ok = path.is_file() and load(path).meta.get("key") == self.key
+            if not meta_ok:
+                cfg = self.preset.train_config(self.data.name, self.backbone, self.seed)
+                res = train_model(self.factory(), self.data, cfg, self.device, progress=self.progress,
+                                  desc=f"original {self.backbone}")
+                meta = {"key": self.key, "test_acc": res.test_acc, "wall_seconds": res.wall_seconds,
+                        "train_images_per_second": res.images_per_second,
+                        "provenance": {"dataset": self.data.name}}
+                save_original(path, res.model, res.model.wfnet_spec, meta)
+            self._original = load(path).model.to(self.device).eval()
+        return self._original
+
+    @property
+    def random_logits(self) -> torch.Tensor:
+        if self._random_logits is None:
+            rnd = random_reference(lambda: build(self.original.wfnet_spec), RANDOM_REFERENCE_SEED)
+            self._random_logits = predict(rnd, self.data.test, self.data, self.device)
+        return self._random_logits
+
+    @property
+    def targets(self) -> list[float]:
+        """The original model's accuracy on each class: the bar relearning must reach."""
+        if self._targets is None:
+            self._targets = [class_accuracy(self.original, self.data, c, self.device)
+                             for c in range(self.data.num_classes)]
+        return self._targets
+
+    def base_provenance(self, wall: float, **extra: object) -> dict[str, Any]:
+        return provenance(self.device, wall, dataset=self.data.name, train_size=len(self.data.train),
+                          test_size=len(self.data.test), data_source=self.data.source,
+                          backbone=self.backbone, width=self.preset.width, seed=self.seed,
+                          preset=self.preset.name, key=self.key, **extra)
+
+
+def _rt_summary(per_class: list[dict[str, Any]]) -> tuple[float | None, int | None]:
+    rts = [p["rt"] for p in per_class if p.get("rt") is not None]
+    if not rts:
+        return None, None
+    return sum(rts) / len(rts), sum(1 for p in per_class if not p.get("relearned", True))
+
+
+def run_original(run: Run) -> dict[str, Any]:
+    start = time.perf_counter()
+    logits = predict(run.original, run.data.test, run.data, run.device)
+    rows = [class_scores(logits, run.labels, run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
+    scores = aggregate(rows).as_dict()
+    meta = load(run.dir / "original" / "model.pt").meta
+    return {**scores, "rt": None, "rt_failed": None, "test_acc": meta["test_acc"],
+            "provenance": run.base_provenance(
+                time.perf_counter() - start + meta["wall_seconds"],
+                train_wall_seconds=meta["wall_seconds"],
+                train_images_per_second=meta["train_images_per_second"],
+                train_config=run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict())}
+
+
+def _single_class_piece(run: Run, method: str, c: int) -> dict[str, Any]:
+    """Unlearn class c with a single-class method, score it, measure its relearn time."""
+    start = time.perf_counter()
+    if method == "retrained":
+        cfg = run.preset.train_config(run.data.name, run.backbone, run.seed)
+        model = retrain_without(run.factory, run.data, c, cfg, run.device)
+    elif method == "random_labels":
+        model = random_labels(run.original, run.data, c, run.preset.random_labels, run.device)
+    else:
+        model = negative_gradients(run.original, run.data, c, run.preset.negative_gradients, run.device)
+    unlearn_wall = time.perf_counter() - start
+    logits = predict(model, run.data.test, run.data, run.device)
+    sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
+    rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
+                      run.preset.relearn_config(run.backbone, run.seed), run.device)
+    return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
+            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start}
+
+
+def run_single_class(run: Run, method: str) -> dict[str, Any]:
+    per_class = []
+    for c in tqdm(range(run.data.num_classes), desc=method, disable=not run.progress, leave=False):
+        per_class.append(run.cached_json(f"{method}/class_{c}.json", lambda: _single_class_piece(run, method, c)))
+    scores = aggregate([_scores_row(p) for p in per_class]).as_dict()
+    rt, failed = _rt_summary(per_class)
+    unlearn = [p["unlearn_wall_seconds"] for p in per_class]
+    config = (run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict() if method == "retrained"
+              else getattr(run.preset, method).as_dict())
+    return {**scores, "per_class": [{k: v for k, v in p.items() if k != "key"} for p in per_class],
+            "rt": rt, "rt_failed": failed,
+            "provenance": run.base_provenance(
+                sum(p["wall_seconds"] for p in per_class), method_config=config,
+                relearn_config=run.preset.relearn_config(run.backbone, run.seed).as_dict(),
+                unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn)}
+
+
+def _scores_row(p: dict[str, Any]):
+    from .metrics import ClassScores
+
+    return ClassScores(p["cls"], p["name"], p["acc_r"], p["acc_f"], p["zrf"])
+
+
+def _wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
+    path = run.dir / "wfnet" / "wf.pt"
+    if path.is_file():
+        loaded = load(path)
+        if loaded.meta.get("key") == run.key:
+            return loaded.model.to(run.device), loaded.meta
+    cfg = run.preset.untrain_config(run.backbone, run.seed)
+    model = wrap(run.original, run.data.num_classes, init=cfg.alpha_init)
+    res = untrain(model, run.data, cfg, run.device, progress=run.progress)
+    meta = {"key": run.key, "wall_seconds": res.wall_seconds, "steps": res.steps,
+            "epochs_run": res.epochs_run, "stopped": res.stopped, "best_val_loss": res.best_val_loss,
+            "history": res.history, "untrain_config": cfg.as_dict(),
+            "provenance": {"dataset": run.data.name}}
+    save_wf(path, res.model, run.original.wfnet_spec, meta)
+    return res.model, meta
+
+
+def run_wfnet(run: Run) -> dict[str, Any]:
+    start = time.perf_counter()
+    model, meta = _wf_model(run)
+    rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
+                         run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
+    rcfg = run.preset.relearn_config(run.backbone, run.seed)
+
+    def rt_piece(c: int) -> dict[str, Any]:
+        r = relearn_time(trainable_copy(model, row=c), run.data, c, run.targets[c], rcfg, run.device)
+        return {"rt": r.epochs, "relearned": r.relearned, "rt_final_acc": r.final}
+
+    rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c)) for c in
+           tqdm(range(run.data.num_classes), desc="wfnet relearn", disable=not run.progress, leave=False)]
+    curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
+    rel = relationships(model, run.preset.top_k, classes=run.data.classes)
+    per_class = [{**r.__dict__, **{k: v for k, v in t.items() if k != "key"}} for r, t in zip(rows, rts)]
+    rt, failed = _rt_summary(per_class)
+    return {**aggregate(rows).as_dict(), "per_class": per_class, "rt": rt, "rt_failed": failed,
+            "insertion": curves.insertion_auc, "deletion": curves.deletion_auc,
+            "insertion_curve": [[f, v] for f, v in zip(curves.fractions, curves.insertion)],
+            "deletion_curve": [[f, v] for f, v in zip(curves.fractions, curves.deletion)],
+            "untrain": {k: meta[k] for k in ("steps", "epochs_run", "stopped", "best_val_loss")},
+            "_relationships": rel,
+            "provenance": run.base_provenance(
+                time.perf_counter() - start + meta["wall_seconds"], method_config=meta["untrain_config"],
+                relearn_config=rcfg.as_dict(), unlearn_wall_seconds_total=meta["wall_seconds"],
+                wf_layers=len(model.layer_names))}
+
+
+def _write_relationships(path: Path, rows: list[dict[str, object]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["layer", "filter", "class", "relevance"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(path, lambda p: p.write_text(buf.getvalue()))
+
+
+def reproduce(dataset: str, backbone: str, preset: str = "smoke", results_dir: str | Path = "results",
+              runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
+              seed: int = 0, methods: list[str] | None = None, progress: bool = True) -> dict[str, dict[str, Any]]:
+    """Run (or reuse) every method for one dataset x backbone; write one result file each."""
+    p = PRESETS.get(preset)
+    methods = list(methods or METHODS)
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise WFNetError(f"unknown method(s) {bad}; expected some of {list(METHODS)}")
+    create_backbone(backbone, 2)  # unknown backbone: fail before loading data
+    data = load_dataset(dataset, data_root)
+    run = Run(data, backbone, p, Path(runs_dir), resolve_device(device), seed, progress)
+    out: dict[str, dict[str, Any]] = {}
+    for method in methods:
+        existing = read_result(Path(results_dir), preset, dataset, backbone, method)
+        if existing is not None and existing.get("provenance", {}).get("key") == run.key:
+            out[method] = existing
+            continue
+        if method == "original":
+            payload = run_original(run)
+        elif method == "wfnet":
+            payload = run_wfnet(run)
+            rel = payload.pop("_relationships")
+            _write_relationships(result_path(Path(results_dir), preset, dataset, backbone, method).with_name(RELATIONSHIPS), rel)
+        else:
+            payload = run_single_class(run, method)
+        write_result(Path(results_dir), preset, dataset, backbone, method, payload)
+        out[method] = read_result(Path(results_dir), preset, dataset, backbone, method) or payload
+    return out
