@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.wfnet-installed
 
-.PHONY: venv test test-fast book bench clean-book
+.PHONY: venv test test-fast book vendor experiments bench clean-book FORCE
 
 venv: $(STAMP)
 
@@ -25,9 +25,63 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -q
 
-book: venv
-	$(VENV)/bin/wfnet train --dataset mnist-5k --backbone resnet18 --width 0.25 --epochs 1 \
-		--device auto --out runs/book/mnist-5k/resnet18 --no-progress
+# --- the book: results -> executed notebooks -> _build/html ---------------------------------------
+# `make book` runs the experiment notebooks (papermill) for one configuration, reusing results that
+# exist, then builds the book offline. Each step reruns only when its inputs change.
+PRESET ?= smoke
+DATASET ?= mnist-5k
+BACKBONE ?= resnet18
+DEVICE ?= auto
+VENDOR := book/_assets_vendor
+EXEC := notebooks/_executed
+EXPERIMENTS := 01_train_original 02_untrain_wfnet 03_baselines
+EXECUTED := $(EXPERIMENTS:%=$(EXEC)/%_pm.ipynb)
+PARAMS := $(EXEC)/params.txt
+RES := results/$(PRESET)/$(DATASET)/$(BACKBONE)
+BOOK_STAMP := _build/html/.built
+BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) wfnet/report.py \
+	wfnet/widgets.py wfnet/paper_values.py
+
+book: $(BOOK_STAMP)
+
+vendor: $(VENDOR)/.stamp
+
+# MathJax, the widget manager, require.js (npm) and plotly.min.js (pip): served by the book itself
+$(VENDOR)/.stamp: book/vendor.sh $(STAMP)
+	book/vendor.sh $(VENDOR) $(PY)
+	touch $@
+
+# the notebooks' parameters, rewritten only when they change (a new PRESET re-executes them)
+$(PARAMS): FORCE
+	@mkdir -p $(EXEC)
+	@echo "$(DATASET) $(BACKBONE) $(PRESET) $(DEVICE)" | cmp -s - $@ || echo "$(DATASET) $(BACKBONE) $(PRESET) $(DEVICE)" > $@
+
+# an experiment notebook, executed by papermill; it also reruns when its result file is missing
+$(EXEC)/%_pm.ipynb: notebooks/%.py $(PARAMS) $(STAMP)
+	@mkdir -p $(EXEC)/.part
+	$(VENV)/bin/jupytext --to ipynb -o - $< | $(VENV)/bin/papermill - $(EXEC)/.part/$*_pm.ipynb \
+		--cwd notebooks -p dataset $(DATASET) -p backbone $(BACKBONE) -p preset $(PRESET) \
+		-p device $(DEVICE) --log-output --no-progress-bar
+	mv $(EXEC)/.part/$*_pm.ipynb $@
+
+$(EXEC)/01_train_original_pm.ipynb: $(RES)/original.json
+$(EXEC)/02_untrain_wfnet_pm.ipynb: $(EXEC)/01_train_original_pm.ipynb $(RES)/wfnet.json
+$(EXEC)/03_baselines_pm.ipynb: $(EXEC)/02_untrain_wfnet_pm.ipynb $(RES)/retrained.json \
+	$(RES)/random_labels.json $(RES)/negative_gradients.json
+# result files are written by the notebooks above; a missing one makes them run again
+$(RES)/%.json: ;
+
+experiments: $(EXECUTED)
+
+# every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
+$(BOOK_STAMP): $(EXECUTED) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
+	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
+	touch $@
+
+clean-book:
+	rm -rf _build $(EXEC) $(VENDOR)
+
+FORCE:
 
 bench: venv
 	$(PY) benchmarks/backbone_speed.py

@@ -1,7 +1,7 @@
 """Experiment presets: the whole protocol of one Table-1 column in one readable place.
 
 ``paper`` follows the paper (full-width backbones, RT on 500 samples per epoch capped at 100
-epochs, insertion/deletion in 10 steps); ``smoke`` runs every method at reduced size (quarter
+epochs, insertion/deletion in 10 steps); ``smoke`` runs every method at reduced size (1/8
 width, few epochs, RT capped at 3) so that one dataset x backbone finishes on 2 CPU cores in
 about ten minutes. Numbers from ``smoke`` show that the pipeline works, not the paper's claims.
 """
@@ -63,7 +63,7 @@ class Preset:
 PRESETS: Registry[Preset] = Registry("preset")
 
 PRESETS.register("smoke")(Preset(
-    name="smoke", width=0.25, train_epochs_small=2, train_epochs_cifar=2, train_epochs_cifar_vit=2,
+    name="smoke", width=0.125, train_epochs_small=2, train_epochs_cifar=2, train_epochs_cifar_vit=2,
     untrain_epochs=2,
     random_labels=FinetuneConfig(epochs=1, lr=0.01),
     negative_gradients=FinetuneConfig(epochs=1, lr=0.001),

@@ -28,6 +28,23 @@ PAPER = "paper"
 Source = tuple[str, str]  # (preset, dataset) that produced a column of ours
 
 
+# -- paths ------------------------------------------------------------------------------------
+
+def project_root(start: Path | str | None = None) -> Path:
+    """The book's root (holds _config.yml and pyproject.toml), from wherever a notebook runs."""
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "_config.yml").is_file() and (d / "pyproject.toml").is_file():
+            return d
+    return here
+
+
+def resolve(path: Path | str, start: Path | str | None = None) -> Path:
+    """A notebook parameter path: absolute as given, relative to the project root otherwise."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root(start) / p
+
+
 # -- formatting ---------------------------------------------------------------------------------
 
 def _num(value: Any, digits: int, scale: float = 1.0) -> str:
@@ -241,6 +258,35 @@ def per_class_table(results_dir: Path | str, preset: str, dataset: str, backbone
     return df.set_index("cls")
 
 
+# -- what an experiment notebook shows --------------------------------------------------------
+
+def method_summary(results: dict[str, dict[str, Any]], paper_dataset: str | None = None) -> pd.DataFrame:
+    """One row per method of a ``reproduce`` call: our scores, wall time and device."""
+    scale, zd = zrf_digits(paper_dataset)
+    rows = []
+    for method, res in results.items():
+        prov = res.get("provenance") or {}
+        rows.append({
+            "method": METHOD_LABELS.get(method, method),
+            "Acc_r (%)": _num(res.get("acc_r"), 1), "Acc_f (%)": _num(res.get("acc_f"), 1),
+            "ZRF" + (" (×100)" if scale == 100.0 else ""): _num(res.get("zrf"), zd, scale),
+            "RT (epochs)": NOT_REPORTED if method == "original" else format_rt(res.get("rt"), res.get("rt_failed")),
+            "wall time (s)": _num(prov.get("wall_seconds"), 1), "device": prov.get("device", NOT_RUN),
+        })
+    return pd.DataFrame(rows).set_index("method")
+
+
+def untrain_history(runs_dir: Path | str, preset: str, dataset: str, backbone: str) -> pd.DataFrame | None:
+    """Validation (and training) loss of WF-Net's untraining, from the cached WF checkpoint."""
+    from .checkpoint import load
+
+    path = Path(runs_dir) / preset / dataset / backbone / "wfnet" / "wf.pt"
+    if not path.is_file():
+        return None
+    history = load(path).meta.get("history") or []
+    return pd.DataFrame(history) if history else None
+
+
 # -- Figures 3 and 4: filter/class relationships --------------------------------------------------
 
 def relationships_path(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Path:
@@ -296,6 +342,39 @@ def plot_relationships(rel: pd.DataFrame, layer: str, ax: Any, title: str | None
     ax.set_title(title or layer, fontsize=10)
     ax.tick_params(axis="x", labelrotation=90, labelsize=7)
     return ax
+
+
+def relationship_runs(results_dir: Path | str, dataset: str | None = None,
+                      backbone: str | None = None) -> list[tuple[str, str, str]]:
+    """(preset, dataset, backbone) of every run with a relationships.csv, paper preset first."""
+    found = []
+    for path in sorted(Path(results_dir).glob(f"*/*/*/{RELATIONSHIPS}")):
+        preset, d, b = path.parts[-4:-1]
+        if (dataset is None or d == dataset) and (backbone is None or b == backbone):
+            found.append((preset, d, b))
+    return sorted(found, key=lambda r: (r[0] != "paper", r))
+
+
+def figure_relationships(panels: Sequence[tuple[str, pd.DataFrame | None]], n_layers: int,
+                         layers: Sequence[str] | None = None) -> Any:
+    """Figures 3/4: one row per (label, relationships) with n_layers panels; None -> 'not run'."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(panels), n_layers, figsize=(4.6 * n_layers, 3.2 * len(panels)),
+                             squeeze=False, layout="constrained")
+    for row, (label, rel) in zip(axes, panels):
+        chosen = list(layers or []) if rel is not None else []
+        if rel is not None and not chosen:
+            chosen = pick_layers(rel, n_layers)
+        for i, ax in enumerate(row):
+            if rel is None or i >= len(chosen):
+                ax.set_axis_off()
+                if i == 0:
+                    ax.text(0.0, 0.5, f"{label}: {NOT_RUN}" if rel is None else "", fontsize=11,
+                            transform=ax.transAxes, va="center")
+                continue
+            plot_relationships(rel, chosen[i], ax, title=f"{label} · {chosen[i]}")
+    return fig
 
 
 def styled(df: pd.DataFrame, caption: str | None = None) -> Any:

@@ -184,7 +184,7 @@ def _wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
             "history": res.history, "untrain_config": cfg.as_dict(),
             "provenance": {"dataset": run.data.name}}
     save_wf(path, res.model, run.original.wfnet_spec, meta)
-    return res.model, meta
+    return load(path).model.to(run.device), meta  # reloaded, so a resumed run computes the same
 
 
 def run_wfnet(run: Run) -> dict[str, Any]:
@@ -224,11 +224,12 @@ def _write_relationships(path: Path, rows: list[dict[str, object]]) -> None:
     _atomic_write(path, lambda p: p.write_text(buf.getvalue()))
 
 
-def reproduce(dataset: str, backbone: str, preset: str = "smoke", results_dir: str | Path = "results",
+def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
               runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
               seed: int = 0, methods: list[str] | None = None, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Run (or reuse) every method for one dataset x backbone; write one result file each."""
-    p = PRESETS.get(preset)
+    p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
+    preset = p.name
     methods = list(methods or METHODS)
     bad = [m for m in methods if m not in METHODS]
     if bad:

@@ -68,12 +68,18 @@ def untrain(
     """Train the alpha matrices of ``model`` so that row c forgets class c, for every c."""
     if cfg.batch_size < 2:
         raise WFNetError("untraining needs batch_size >= 2 (half forgets, half retains)")
+    if model.num_classes != data.num_classes:
+        raise WFNetError(f"the WF model has {model.num_classes} rows but {data.name} has {data.num_classes} classes")
+    labels = data.train.labels if train_index is None else data.train.labels[train_index]
+    counts = torch.bincount(labels.cpu(), minlength=data.num_classes)
+    if (counts < 2).any():
+        empty = [data.classes[c] for c in torch.nonzero(counts < 2).flatten().tolist()]
+        raise WFNetError(f"classes {empty} have fewer than 2 training samples: every row needs samples to forget")
     gen = seed_everything(cfg.seed)
     model.to(device).to(memory_format=torch.channels_last)
     with torch.no_grad():
         for a in model.alphas():
             a.fill_(cfg.alpha_init)
-    labels = data.train.labels if train_index is None else data.train.labels[train_index]
     fit_local, val_local = stratified_split(labels.cpu(), cfg.val_fraction, cfg.seed)
     base = torch.arange(len(data.train)) if train_index is None else train_index.cpu()
     fit_idx, val_idx = base[fit_local], base[val_local]
@@ -104,7 +110,7 @@ def untrain(
             bar.update(1)
             if step % eval_every:
                 continue
-            train_loss = float(parts.total)
+            train_loss = float(parts.total.detach())
             if not (math.isfinite(train_loss) and _finite(model)):
                 stopped = "non_finite"
                 break

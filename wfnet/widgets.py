@@ -141,39 +141,47 @@ def load_core(checkpoint: Path | str, data_root: Path | str | None = None, devic
 
 # -- rendering ----------------------------------------------------------------------------------
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Any, tight: bool = True) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80, **({"bbox_inches": "tight"} if tight else {}))
     return buf.getvalue()
 
 
-def _figure(w: float, h: float) -> Any:
+def _figure(w: float, h: float, layout: str | None = "constrained") -> Any:
     from matplotlib.figure import Figure  # no pyplot: nothing is shown twice in a notebook
 
-    return Figure(figsize=(w, h), layout="constrained")
+    return Figure(figsize=(w, h), layout=layout)
 
 
 def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
-    """Test images with predicted label and confidence; red = wrong, red frame = forgotten class."""
-    images = core.grid_images()
-    n = len(images)
+    """Test images with predicted label and confidence; red = wrong, red frame = forgotten class.
+
+    Drawn as one mosaic in one axes (not a subplot per image): 5x faster, so callbacks stay
+    well under a second on a CPU.
+    """
+    images = core.grid_images().astype(np.float32) / 255.0
+    n, h, wd, ch = images.shape
     rows = -(-n // cols)
-    fig = _figure(cols * 0.95, rows * 1.15)
+    pad = max(4, int(0.45 * h))  # room above each image for its label
+    mosaic = np.ones((rows * (h + pad), cols * (wd + pad // 3), 3), dtype=np.float32)
+    fig = _figure(cols * 0.85, rows * 1.2, layout=None)
+    fig.subplots_adjust(0, 0, 1, 1)
+    ax = fig.add_subplot()
+    labels = core.labels[core.grid_index].tolist()
     for i in range(n):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        img = images[i]
-        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        true = int(core.labels[core.grid_index[i]])
+        r, c = divmod(i, cols)
+        y, x = r * (h + pad) + pad, c * (wd + pad // 3) + pad // 6
+        forgotten = state.forget is not None and labels[i] == state.forget
+        if forgotten:  # a red frame around the images of the forgotten class
+            mosaic[y - 1:y + h + 1, max(0, x - 1):x + wd + 1] = (0.84, 0.15, 0.16)
+        mosaic[y:y + h, x:x + wd] = images[i] if ch == 3 else images[i].repeat(3, axis=-1)
         pred = state.grid_pred[i]
-        ax.set_title(f"{core.classes[pred]} {100 * state.grid_conf[i]:.0f}%", fontsize=8,
-                     color=KEPT_COLOR if pred == true else FORGOTTEN_COLOR)
-        if state.forget is not None and true == state.forget:
-            for side in ax.spines.values():
-                side.set_edgecolor(FORGOTTEN_COLOR)
-                side.set_linewidth(2.5)
-    return _png(fig)
+        ax.text(x + wd / 2, y - 0.5, f"{core.classes[pred]} {100 * state.grid_conf[i]:.0f}%",
+                ha="center", va="bottom", fontsize=8,
+                color=KEPT_COLOR if pred == labels[i] else FORGOTTEN_COLOR)
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_axis_off()
+    return _png(fig, tight=False)
 
 
 def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
@@ -259,6 +267,7 @@ class ForgettingExplorer:
         self.bars = w.Image(format="png")
         self.hist = w.Image(format="png")
         self.shown: dict[str, Any] = {}
+        self._png: dict[tuple[Any, ...], bytes] = {}  # rendered figures: revisiting a class is instant
         self.class_select.observe(self._on_class, names="value")
         self.layer_select.observe(self._on_gates, names="value")
         self.k_select.observe(self._on_gates, names="value")
@@ -274,16 +283,23 @@ class ForgettingExplorer:
         v = self.class_select.value
         return None if v == NONE else int(v)
 
+    def _cached(self, key: tuple[Any, ...], render: Any) -> bytes:
+        if key not in self._png:
+            self._png[key] = render()
+        return self._png[key]
+
     def _on_class(self, change: Any = None) -> None:
-        state = self.core.state(self._forget())
-        self.grid.value = grid_png(self.core, state)
-        self.bars.value = accuracy_png(self.core, state)
+        forget = self._forget()
+        state = self.core.state(forget)
+        self.grid.value = self._cached(("grid", forget), lambda: grid_png(self.core, state))
+        self.bars.value = self._cached(("bars", forget), lambda: accuracy_png(self.core, state))
         self._on_gates()
 
     def _on_gates(self, change: Any = None) -> None:
         forget, layer, k = self._forget(), self.layer_select.value, self.k_select.value
         state = self.core.state(forget)
-        self.hist.value = gates_png(self.core, layer, forget, k)
+        self.hist.value = self._cached(("hist", layer, forget, k),
+                                       lambda: gates_png(self.core, layer, forget, k))
         self.summary.value = summary_html(self.core, state, layer, k)
         self.shown = {"forget": forget, "acc_f": state.acc_f, "acc_r": state.acc_r,
                       "per_class_acc": state.per_class_acc,

@@ -1,0 +1,69 @@
+"""What Weight Filtering costs: images/s of each backbone plain vs WF-wrapped, batch 256,
+forget rows mixed within the batch; inference and one training step.
+
+The WF training step is the untraining step (only alpha has gradients); the plain one trains
+every weight. Usage: python benchmarks/wf_overhead.py [--device cpu] [--batch 256]."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+
+from _timing import median_seconds
+from wfnet import create_backbone, wrap
+from wfnet.provenance import device_name, git_commit, resolve_device
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--backbones", nargs="+", default=["resnet18", "vit_tiny", "vgg16", "vit_small"])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    print(f"# WF overhead, batch {args.batch}, 3x{args.size}x{args.size}, mixed rows, {device_name(device)}, "
+          f"torch {torch.__version__}, commit {git_commit()[:12]}")
+    print("| backbone | plain infer img/s | WF infer img/s | infer ratio plain/WF time | plain train img/s | WF untrain img/s | train ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    amp = device.type == "cuda"
+    for name in args.backbones:
+        torch.manual_seed(0)
+        plain = create_backbone(name, 10, 3, args.size).to(device).eval()
+        plain = plain.to(memory_format=torch.channels_last)
+        wf = wrap(plain, 10)
+        x = torch.randn(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, 10, (args.batch,), device=device)
+        rows = torch.randint(0, 10, (args.batch,), device=device)
+
+        def infer(m, **kw):
+            def run() -> None:
+                with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                    m(x, **kw)
+            return run
+
+        def train_step(m, params, **kw):
+            opt = torch.optim.SGD(params, lr=1e-3)
+            def run() -> None:
+                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                    loss = F.cross_entropy(m(x, **kw).float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            return run
+
+        t_plain = median_seconds(infer(plain), device, repeat=args.repeat)
+        t_wf = median_seconds(infer(wf, forget=rows), device, repeat=args.repeat)
+        plain_train = create_backbone(name, 10, 3, args.size).to(device).to(memory_format=torch.channels_last).eval()
+        tt_plain = median_seconds(train_step(plain_train, list(plain_train.parameters())), device, repeat=args.repeat)
+        tt_wf = median_seconds(train_step(wf, wf.alphas(), forget=rows), device, repeat=args.repeat)
+        b = args.batch
+        print(f"| {name} | {b / t_plain:.0f} | {b / t_wf:.0f} | {t_wf / t_plain:.3f} | {b / tt_plain:.0f} | "
+              f"{b / tt_wf:.0f} | {tt_wf / tt_plain:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. Training the original model
+#
+# The model every method starts from: the backbone trained from scratch on the full training set
+# ("Original Model" in Table 1). `make book` runs this notebook with papermill; to run another
+# configuration:
+#
+# ```bash
+# jupytext --to ipynb -o - notebooks/01_train_original.py | \
+#   papermill - out.ipynb -p backbone vgg16 -p preset smoke
+# ```
+#
+# The result lands in `results/<preset>/<dataset>/<backbone>/original.json` and the checkpoint in
+# `runs/`; a result that already exists for the same configuration is reused, not recomputed.
+
+# %% tags=["parameters"]
+dataset = "mnist-5k"
+backbone = "resnet18"
+preset = "smoke"
+device = "auto"
+data_root = None
+results_dir = "results"
+runs_dir = "runs"
+seed = 0
+progress = True
+
+# %%
+from wfnet import paper_values, report
+from wfnet.presets import PRESETS
+from wfnet.reproduce import reproduce
+
+results, runs = report.resolve(results_dir), report.resolve(runs_dir)
+print(f"{dataset} / {backbone} / preset {preset!r}: results -> {results}, checkpoints -> {runs}")
+PRESETS.get(preset).train_config(dataset, backbone, seed)
+
+# %%
+out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
+                methods=["original"], progress=progress)
+report.method_summary(out, paper_values.paper_dataset_for(dataset))
+
+# %% [markdown]
+# Per-class test accuracy of the original model (its "forget accuracy" for class c is simply its
+# accuracy on class c: it forgets nothing).
+
+# %%
+report.per_class_table(results, preset, dataset, backbone, "original")

@@ -1,0 +1,65 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. WF-Net: unlearning every class in one round
+#
+# The original model is wrapped (every convolution, or every q/k/v projection of a ViT, gets an
+# $N_c \times C$ memory matrix $\alpha$), its weights are frozen, and only $\alpha$ is trained with
+# the loss of Eq. 3 plus $R(\alpha)$. Afterwards, one checkpoint forgets any class on request.
+# This notebook also measures the relearn time (RT), the insertion/deletion curves (Table 2)
+# and the filter/class relationships (Figures 3-4). Parameters as in notebook 1.
+
+# %% tags=["parameters"]
+dataset = "mnist-5k"
+backbone = "resnet18"
+preset = "smoke"
+device = "auto"
+data_root = None
+results_dir = "results"
+runs_dir = "runs"
+seed = 0
+progress = True
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+from wfnet import paper_values, report
+from wfnet.presets import PRESETS
+from wfnet.reproduce import reproduce
+
+results, runs = report.resolve(results_dir), report.resolve(runs_dir)
+PRESETS.get(preset).untrain_config(backbone, seed)
+
+# %%
+out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
+                methods=["original", "wfnet"], progress=progress)
+report.method_summary(out, paper_values.paper_dataset_for(dataset))
+
+# %% [markdown]
+# Untraining: validation loss at each evaluation (early stopping watches it).
+
+# %%
+history = report.untrain_history(runs, preset, dataset, backbone)
+if history is None:
+    print("not run: no WF checkpoint with a history under", runs)
+else:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    sns.lineplot(history.melt("step", [c for c in ("val_loss", "train_loss") if c in history]),
+                 x="step", y="value", hue="variable", ax=ax)
+    ax.set_ylabel("loss (Eq. 3 + R)")
+    plt.show()
+
+# %% [markdown]
+# Per class: the model asked to forget class c, scored on class c (Acc_f) and on the rest (Acc_r).
+
+# %%
+report.per_class_table(results, preset, dataset, backbone, "wfnet")

@@ -1,0 +1,42 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Baselines: retrained, random labels, negative gradients
+#
+# The single-class methods of Table 1 run once *per class* (the cost WF-Net avoids): a model
+# retrained without class c, and the original model fine-tuned on class c with random labels or
+# with gradient ascent. Parameters as in notebook 1.
+
+# %% tags=["parameters"]
+dataset = "mnist-5k"
+backbone = "resnet18"
+preset = "smoke"
+device = "auto"
+data_root = None
+results_dir = "results"
+runs_dir = "runs"
+seed = 0
+progress = True
+
+# %%
+from wfnet import paper_values, report
+from wfnet.reproduce import reproduce
+
+results, runs = report.resolve(results_dir), report.resolve(runs_dir)
+out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
+                methods=["retrained", "random_labels", "negative_gradients"], progress=progress)
+report.method_summary(out, paper_values.paper_dataset_for(dataset))
+
+# %% [markdown]
+# Every method of this dataset and backbone side by side, with its wall time and device:
+
+# %%
+report.runs_table(results, sources=[(preset, dataset)], backbone=backbone)

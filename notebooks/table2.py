@@ -1,0 +1,72 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Table 2: insertion and deletion scores
+#
+# How much of the forgotten class's confidence the gates explain. Deletion: starting from the
+# original model, close the most relevant gates of class c first (relevance from $\alpha$) and
+# record the model's confidence on class c, normalised by the original model's; insertion: starting
+# from the fully unlearned row, re-open gates from most to least relevant. Scores are the areas
+# under these curves (Ins: higher is better, Del: lower is better), averaged over classes.
+#
+# `paper` columns are the paper's Table 2, verbatim; the others are ours, labelled
+# `<preset> · <dataset>`; `not run` = no result file.
+
+# %% tags=["parameters"]
+results_dir = "results"
+preset = "smoke"
+
+# %%
+from pathlib import Path
+
+import plotly.graph_objects as go
+from IPython.display import HTML, Markdown, display
+
+from wfnet import paper_values, report
+
+results = report.resolve(results_dir)
+for paper_dataset in paper_values.PAPER_DATASETS:
+    sources = report.default_sources(results, paper_dataset, preset)
+    display(Markdown(f"## {paper_dataset}"))
+    display(report.styled(report.table2(results, paper_dataset, sources),
+                          caption=f"Table 2, {paper_dataset}: paper vs. ours"))
+    runs = report.runs_table(results, sources)
+    runs = runs[runs["method"] == "WF-Net"]
+    if len(runs):
+        display(runs[["preset", "dataset", "backbone", "device", "wall time (s)", "date"]])
+
+# %% [markdown]
+# ## Insertion and deletion curves
+#
+# Mean over classes, for every WF-Net result we have (hover for values). plotly.js is served by
+# the book itself (`_static/plotly/plotly.min.js`).
+
+# %%
+PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebooks/table2.html
+wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in report.iter_results(results)
+                 if r.get("method") == "wfnet")
+if not wf_runs:
+    display(Markdown("_not run: no WF-Net result in `results/` yet._"))
+first = True
+for preset_, dataset_, backbone_ in wf_runs:
+    curves = report.curves_frame(results, preset_, dataset_, backbone_)
+    if curves is None:
+        display(Markdown(f"_{preset_} · {dataset_} · {backbone_}: curves not run._"))
+        continue
+    fig = go.Figure()
+    for name, part in curves.groupby("curve"):
+        fig.add_trace(go.Scatter(x=part["fraction"], y=part["value"], mode="lines+markers", name=name))
+    fig.update_layout(title=f"{paper_values.BACKBONE_LABELS.get(backbone_, backbone_)} on {dataset_} ({preset_})",
+                      xaxis_title="fraction of gates re-opened (insertion) / closed (deletion)",
+                      yaxis_title="normalised confidence on the forgotten class", height=360,
+                      margin=dict(l=60, r=20, t=50, b=50))
+    display(HTML(fig.to_html(full_html=False, include_plotlyjs=PLOTLY_JS if first else False)))
+    first = False

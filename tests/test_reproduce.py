@@ -1,0 +1,98 @@
+"""``wfnet reproduce`` end to end on the embedded default: resumable, atomic, deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from wfnet.presets import PRESETS
+from wfnet.relearn import RelearnConfig
+from wfnet.reproduce import reproduce
+from wfnet.results import METHODS, RELATIONSHIPS, result_path
+
+# a preset small enough for the kill-and-resume test: every method, every metric, minutes on CPU
+MICRO = replace(PRESETS.get("smoke"), name="micro", train_epochs_small=1, untrain_epochs=1,
+                relearn=RelearnConfig(max_epochs=1, samples_per_epoch=128), insdel_steps=2)
+
+NUMBERS = ("acc_r", "acc_f", "zrf", "rt", "rt_failed")
+
+
+def _numbers(results_dir: Path) -> dict[str, dict[str, object]]:
+    out = {}
+    for m in METHODS:
+        blob = json.loads(result_path(results_dir, "micro", "mnist-5k", "resnet18", m).read_text())
+        out[m] = {k: blob[k] for k in NUMBERS} | {"per_class": [
+            {k: v for k, v in c.items() if "wall" not in k} for c in blob.get("per_class", [])]}
+        if m == "wfnet":
+            out[m] |= {k: blob[k] for k in ("insertion", "deletion", "insertion_curve", "deletion_curve")}
+    return out
+
+
+def _run_cli(results: Path, runs: Path) -> subprocess.Popen[str]:
+    code = ("import sys; from tests.test_reproduce import MICRO; from wfnet.reproduce import reproduce; "
+            f"reproduce('mnist-5k', 'resnet18', MICRO, {str(results)!r}, {str(runs)!r}, 'cpu', progress=False)")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[Path, float]:
+    root = tmp_path_factory.mktemp("clean")
+    start = time.perf_counter()
+    reproduce("mnist-5k", "resnet18", MICRO, root / "results", root / "runs", "cpu", progress=False)
+    return root, time.perf_counter() - start
+
+
+@pytest.mark.slow
+def test_reproduce_writes_every_method_and_reuses_them(uninterrupted):
+    root, _ = uninterrupted
+    results = root / "results"
+    for m in METHODS:
+        blob = json.loads(result_path(results, "micro", "mnist-5k", "resnet18", m).read_text())
+        assert {"acc_r", "acc_f", "zrf", "rt", "rt_failed", "provenance"} <= set(blob)
+        prov = blob["provenance"]
+        assert prov["dataset"] == "mnist-5k" and prov["train_size"] == 4000 and prov["width"] == MICRO.width
+        assert prov["wall_seconds"] > 0 and prov["git_commit"]
+    wf = json.loads(result_path(results, "micro", "mnist-5k", "resnet18", "wfnet").read_text())
+    assert 0 <= wf["insertion"] <= 2 and 0 <= wf["deletion"] <= 2 and len(wf["insertion_curve"]) == 3
+    assert (result_path(results, "micro", "mnist-5k", "resnet18", "wfnet").with_name(RELATIONSHIPS)).is_file()
+    single = json.loads(result_path(results, "micro", "mnist-5k", "resnet18", "retrained").read_text())
+    assert len(single["provenance"]["unlearn_wall_seconds_per_class"]) == 10
+    before = {m: result_path(results, "micro", "mnist-5k", "resnet18", m).stat().st_mtime_ns for m in METHODS}
+    start = time.perf_counter()
+    reproduce("mnist-5k", "resnet18", MICRO, results, root / "runs", "cpu", progress=False)
+    assert time.perf_counter() - start < 30  # reused, not recomputed
+    assert before == {m: result_path(results, "micro", "mnist-5k", "resnet18", m).stat().st_mtime_ns for m in METHODS}
+
+
+def _complete_files(root: Path) -> None:
+    """Every JSON under root parses: a kill never leaves half a file."""
+    for p in root.rglob("*.json"):
+        json.loads(p.read_text())
+    assert not list(root.rglob("*.tmp")), "temporary files left behind"
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_numbers(uninterrupted, tmp_path):
+    clean_root, clean_wall = uninterrupted
+    results, runs = tmp_path / "results", tmp_path / "runs"
+    for fraction in (0.15, 0.4, 0.7):
+        proc = _run_cli(results, runs)
+        time.sleep(clean_wall * fraction)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _complete_files(tmp_path)
+    proc = _run_cli(results, runs)
+    out, _ = proc.communicate(timeout=1800)
+    assert proc.returncode == 0, out
+    _complete_files(tmp_path)
+    assert _numbers(results) == _numbers(clean_root / "results")
