@@ -32,14 +32,15 @@ cp "$hm/embed-amd.js" "$OUT.tmp/widgets/"
 cp "$hm"/*.woff "$hm"/*.woff2 "$hm"/*.ttf "$hm"/*.eot "$hm"/*.svg "$OUT.tmp/widgets/"
 cp "$tmp"/requirejs-2.3.8/package/require.js "$OUT.tmp/widgets/"
 # Loaded between require.js and embed-amd.js (see _config.yml: nb_ipywidgets_js):
-# 1. embed-amd.js finds its fonts relative to the AMD module path "@jupyter-widgets/html-manager/dist":
-#    point that path at the folder this script is served from (no 404s, no CDN).
+# 1. embed-amd.js finds its fonts relative to the URL of its named AMD modules ("@jupyter-widgets/base",
+#    "@jupyter-widgets/html-manager/dist/libembed-amd", ...): map those paths to the folder this
+#    script is served from, where the fonts are (no 404s, no CDN).
 # 2. The widget manager typesets with MathJax 2's API (MathJax.Hub.Queue), the book ships MathJax 3:
 #    give MathJax 3 a Hub.Queue that calls typesetPromise, whenever MathJax appears.
 cat > "$OUT.tmp/widgets/widgets-setup.js" <<'JS'
 (function () {
   var here = document.currentScript.src.replace(/\/[^\/]*$/, "");
-  require.config({ paths: { "@jupyter-widgets/html-manager/dist": here } });
+  require.config({ paths: { "@jupyter-widgets": here, "@jupyter-widgets/html-manager/dist": here } });
   function addHub(mj) {
     if (mj && typeof mj === "object" && !mj.Hub) {
       mj.Hub = { Queue: function (job) {

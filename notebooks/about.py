@@ -19,7 +19,7 @@
 # %% tags=["parameters"]
 results_dir = "results"
 
-# %%
+# %% tags=["hide-input"]
 import platform
 
 import torch
@@ -40,6 +40,6 @@ else:
 # %% [markdown]
 # The machine that built this page (not necessarily the one that ran the experiments):
 
-# %%
+# %% tags=["hide-input"]
 print(f"wfnet {wfnet.__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
       f"{platform.machine()}, {torch.get_num_threads()} threads, CUDA available: {torch.cuda.is_available()}")

@@ -23,7 +23,7 @@
 results_dir = "results"
 n_layers = 3
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -44,7 +44,7 @@ def panel(dataset: str, backbone: str) -> tuple[str, object]:
 # %% [markdown]
 # ## Figure 3: a VGG-16 layer and the CIFAR-10 classes
 
-# %%
+# %% tags=["hide-input"]
 label, rel = panel("cifar10", "vgg16")
 if rel is None:
     display(Markdown(f"**Figure 3: {report.NOT_RUN}** (no VGG-16 / CIFAR-10 WF-Net run in `results/`)."))
@@ -55,7 +55,7 @@ else:
 # %% [markdown]
 # ## Figure 4: VGG-16, ResNet-18 and ViT-T layers on CIFAR-10
 
-# %%
+# %% tags=["hide-input"]
 rows = [panel("cifar10", b) for b in ("vgg16", "resnet18", "vit_tiny")]
 if all(rel is None for _, rel in rows):
     display(Markdown(f"**Figure 4: {report.NOT_RUN}** (no CIFAR-10 WF-Net run in `results/`)."))
@@ -69,7 +69,7 @@ else:
 # Runs on other datasets (e.g. the `smoke` run on mnist-5k that `make book` makes), drawn the
 # same way, so the figure code is exercised even where the paper's configuration has not run.
 
-# %%
+# %% tags=["hide-input"]
 others = [r for r in report.relationship_runs(results) if r[1] != "cifar10"]
 if not others:
     display(Markdown(f"_{report.NOT_RUN}: no relationships.csv in `results/`._"))

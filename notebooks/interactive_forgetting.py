@@ -34,7 +34,7 @@ device = "cpu"
 layer = None               # None = the last wrapped layer
 top_k = 5
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from wfnet import report, widgets
@@ -53,7 +53,7 @@ else:
 # %% [markdown]
 # ## Choose a class to forget
 
-# %%
+# %% tags=["hide-input"]
 if core is not None:
     display(widgets.static_page(core, layer, top_k))
 

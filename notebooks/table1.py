@@ -18,7 +18,7 @@
 #
 # **Reading the columns.** `paper` columns (grey) are the values printed in Poppi et al. (2024),
 # Table 1, copied verbatim. Every other column is ours, read from `results/` and labelled
-# `<preset> · <dataset>`: `smoke` runs are quarter-width models trained for a few epochs on 2 CPU
+# `ours · <preset> · <dataset>`: `smoke` runs are quarter-width models trained for a few epochs on 2 CPU
 # cores (they show that the pipeline works, not the paper's claims), `paper` preset runs follow
 # the paper's protocol. `not run` = no result file for that cell; `–` = no value exists (the paper
 # prints "-", e.g. RT of the original model). ZRF is shown on the paper's scale for each dataset
@@ -29,7 +29,7 @@
 results_dir = "results"
 preset = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from wfnet import paper_values, report
@@ -49,7 +49,7 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 # %% [markdown]
 # Datasets of ours that the paper did not use (no paper columns):
 
-# %%
+# %% tags=["hide-input"]
 others = sorted({s for s in report.discover_sources(results) if paper_values.paper_dataset_for(s[1]) is None})
 if not others:
     print("none run")

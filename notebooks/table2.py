@@ -18,13 +18,13 @@
 # under these curves (Ins: higher is better, Del: lower is better), averaged over classes.
 #
 # `paper` columns are the paper's Table 2, verbatim; the others are ours, labelled
-# `<preset> · <dataset>`; `not run` = no result file.
+# `ours · <preset> · <dataset>`; `not run` = no result file.
 
 # %% tags=["parameters"]
 results_dir = "results"
 preset = "smoke"
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -49,7 +49,7 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 # Mean over classes, for every WF-Net result we have (hover for values). plotly.js is served by
 # the book itself (`_static/plotly/plotly.min.js`).
 
-# %%
+# %% tags=["hide-input"]
 PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebooks/table2.html
 wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in report.iter_results(results)
                  if r.get("method") == "wfnet")

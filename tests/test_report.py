@@ -104,26 +104,26 @@ def test_paper_dataset_mapping():
 
 def test_table1_paper_and_ours_side_by_side(results: Path):
     df = report.table1(results, "MNIST")
-    assert list(df.columns.get_level_values("source").unique()) == ["paper", "smoke · mnist-5k"]
+    assert list(df.columns.get_level_values("source").unique()) == ["paper", "ours · smoke · mnist-5k"]
     wf = df.loc[("ResNet-18", "WF-Net")]
     assert wf[("Acc_r ↑ (%)", "paper")] == "94.0"
     assert wf[("Acc_f ↓ (%)", "paper")] == "9.68"          # printed with two decimals in the paper
     assert wf[("ZRF ↑ (×100)", "paper")] == "63.1"
     assert wf[("RT ↑ (epochs)", "paper")] == "22.7 (0)"
-    assert wf[("Acc_r ↑ (%)", "smoke · mnist-5k")] == "94.0"  # fake 90 + 4
-    assert wf[("ZRF ↑ (×100)", "smoke · mnist-5k")] == "44.0"  # 0.44 on the paper's x100 scale
-    assert wf[("RT ↑ (epochs)", "smoke · mnist-5k")] == "14.0 (4)"
-    assert df.loc[("ResNet-18", "Original Model"), ("RT ↑ (epochs)", "smoke · mnist-5k")] == report.NOT_REPORTED
+    assert wf[("Acc_r ↑ (%)", "ours · smoke · mnist-5k")] == "94.0"  # fake 90 + 4
+    assert wf[("ZRF ↑ (×100)", "ours · smoke · mnist-5k")] == "44.0"  # 0.44 on the paper's x100 scale
+    assert wf[("RT ↑ (epochs)", "ours · smoke · mnist-5k")] == "14.0 (4)"
+    assert df.loc[("ResNet-18", "Original Model"), ("RT ↑ (epochs)", "ours · smoke · mnist-5k")] == report.NOT_REPORTED
 
 
 def test_table1_missing_cells_say_not_run(results: Path):
     df = report.table1(results, "MNIST")
-    ours = df.xs("smoke · mnist-5k", axis=1, level="source")
+    ours = df.xs("ours · smoke · mnist-5k", axis=1, level="source")
     assert (ours.loc["VGG-16"] == report.NOT_RUN).all().all()
     assert not (ours.loc["ResNet-18"] == report.NOT_RUN).any().any()
     empty = report.table1(results / "nowhere", "CIFAR-10")
-    assert list(empty.columns.get_level_values("source").unique()) == ["paper", "smoke · cifar10"]
-    assert (empty.xs("smoke · cifar10", axis=1, level="source") == report.NOT_RUN).all().all()
+    assert list(empty.columns.get_level_values("source").unique()) == ["paper", "ours · smoke · cifar10"]
+    assert (empty.xs("ours · smoke · cifar10", axis=1, level="source") == report.NOT_RUN).all().all()
 
 
 def test_table1_imagenet_zrf_scale_and_missing_paper_cells(tmp_path: Path):
@@ -138,14 +138,14 @@ def test_paper_values_only_in_paper_columns(results: Path):
     df = report.table1(results, "MNIST")
     for col in df.columns:
         if col[1] != report.PAPER:
-            assert col[1].startswith("smoke"), col
+            assert col[1].startswith("ours · "), col
 
 
 def test_table1_without_paper_dataset(tmp_path: Path):
     write_fake_results(tmp_path, dataset="fashion-mnist")
     df = report.table1(tmp_path, None, sources=[("smoke", "fashion-mnist")], backbones=["resnet18"])
     assert "paper" not in df.columns.get_level_values("source")
-    assert df.loc[("ResNet-18", "WF-Net"), ("Acc_r ↑ (%)", "smoke · fashion-mnist")] == "94.0"
+    assert df.loc[("ResNet-18", "WF-Net"), ("Acc_r ↑ (%)", "ours · smoke · fashion-mnist")] == "94.0"
 
 
 # -- Table 2 and curves ------------------------------------------------------------------------
@@ -153,8 +153,8 @@ def test_table1_without_paper_dataset(tmp_path: Path):
 def test_table2(results: Path):
     df = report.table2(results, "MNIST")
     assert df.loc["ResNet-18", ("Ins ↑", "paper")] == "0.79"
-    assert df.loc["ResNet-18", ("Del ↓", "smoke · mnist-5k")] == "0.08"
-    assert df.loc["ViT-S", ("Ins ↑", "smoke · mnist-5k")] == report.NOT_RUN
+    assert df.loc["ResNet-18", ("Del ↓", "ours · smoke · mnist-5k")] == "0.08"
+    assert df.loc["ViT-S", ("Ins ↑", "ours · smoke · mnist-5k")] == report.NOT_RUN
 
 
 def test_curves_frame(results: Path):
@@ -210,5 +210,5 @@ def test_smoke_cells_filled():
     t1 = report.table1(ROOT / "results", "MNIST", sources=[("smoke", "mnist-5k")], backbones=["resnet18"])
     t2 = report.table2(ROOT / "results", "MNIST", sources=[("smoke", "mnist-5k")], backbones=["resnet18"])
     for df in (t1, t2):
-        ours = df.xs("smoke · mnist-5k", axis=1, level="source")
+        ours = df.xs("ours · smoke · mnist-5k", axis=1, level="source")
         assert not (ours == report.NOT_RUN).any().any(), ours.to_string()

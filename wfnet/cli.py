@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _common(p)
 
+    p = sub.add_parser("ablate", help="compare untraining variants (forget term, R(alpha), optimiser)")
+    p.add_argument("--dataset", default="mnist-5k")
+    p.add_argument("--backbone", default="resnet18")
+    p.add_argument("--width", type=float, default=0.25)
+    p.add_argument("--train-epochs", type=int, default=3)
+    p.add_argument("--untrain-epochs", type=int, default=2)
+    p.add_argument("--variants", nargs="+", default=None)
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--runs", type=Path, default=Path("runs"))
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
+
     p = sub.add_parser("datasets", help="list the datasets and where they are found")
     p.add_argument("--data-root", type=Path, default=None)
     return parser
@@ -118,6 +130,17 @@ def run(args: argparse.Namespace) -> int:
         for method, r in results.items():
             rt = "-" if r.get("rt") is None else f"{r['rt']:.1f} ({r['rt_failed']})"
             print(f"{method:20s} {r['acc_r']:7.2f} {r['acc_f']:7.2f} {r['zrf']:6.3f} {rt:>12s}")
+        return 0
+    if args.command == "ablate":
+        from .ablation import VARIANTS, run_ablation
+
+        bad = [v for v in args.variants or [] if v not in VARIANTS]
+        if bad:
+            raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
+        res = run_ablation(args.dataset, args.backbone, args.out, args.runs, args.width, args.train_epochs,
+                           args.untrain_epochs, args.device, args.seed, args.variants, progress)
+        for name, r in res.items():
+            print(f"{name:24s} Acc_r {r['acc_r']:6.2f}  Acc_f {r['acc_f']:6.2f}  ZRF {r['zrf']:.3f}  ({r['stopped']})")
         return 0
     if args.command == "evaluate":
         m = evaluate_checkpoint(args.checkpoint, args.out, device, args.data_root)

@@ -48,6 +48,18 @@ def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, floor: f
     return (1.0 / per_class.clamp_min(floor)).mean()
 
 
+@FORGET_TERMS.register("class_mean_reciprocal_capped")
+def class_mean_reciprocal_capped(ce: Tensor, labels: Tensor, num_classes: int, floor: float,
+                                 cap: float = 4.0) -> Tensor:
+    """As ``class_mean_reciprocal``, but a class whose CE exceeds ``cap`` (already forgotten:
+    chance is ln N_c) earns nothing more, so its gates stop closing and retain can recover."""
+    sums = torch.zeros(num_classes, device=ce.device, dtype=ce.dtype).index_add_(0, labels, ce)
+    counts = torch.bincount(labels, minlength=num_classes).to(ce.dtype)
+    present = counts > 0
+    per_class = (sums[present] / counts[present]).clamp(min=floor, max=cap)
+    return (1.0 / per_class).mean()
+
+
 @REGULARIZERS.register("l1_closed")
 def l1_closed(alphas: list[Tensor]) -> Tensor:
     """Mean over layers of mean(1 - sigmoid(alpha)): open gates cost nothing, few close."""

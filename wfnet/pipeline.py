@@ -35,6 +35,7 @@ def _dataset_fields(data: ImageDataset) -> dict[str, Any]:
 def train_original(data: ImageDataset, backbone: str, out: Path, cfg: TrainConfig,
                    device: torch.device, width: float = 1.0, progress: bool = True) -> dict[str, Any]:
     """Train from scratch; write ``out/model.pt`` and ``out/metrics.json``."""
+    torch.manual_seed(cfg.seed)  # the initialisation is part of the seeded run
     model = create_backbone(backbone, data.num_classes, data.in_chans, data.image_size, width)
     start = time.perf_counter()
     result = train_model(model, data, cfg, device, progress=progress, desc=f"train {backbone}")

@@ -5,7 +5,7 @@ without building the book. Rules that keep the numbers honest:
 
 - the paper's values (``wfnet.paper_values``) only ever appear in columns labelled ``paper``;
 - our values come only from result files under ``results/`` and sit in columns labelled with the
-  preset and dataset that produced them (e.g. ``smoke · mnist-5k``);
+  preset and dataset that produced them (e.g. ``ours · smoke · mnist-5k``);
 - a cell whose result file (or field) is missing reads ``not run``, never a blank or a guess;
 - every table comes with the wall time and device of each result behind it (``runs_table``).
 """
@@ -67,7 +67,7 @@ def format_rt(rt: float | None, failed: int | None) -> str:
 
 def source_label(source: Source) -> str:
     preset, dataset = source
-    return f"{preset} · {dataset}"
+    return f"ours · {preset} · {dataset}"  # "ours" first: a preset may itself be named "paper"
 
 
 def zrf_digits(paper_dataset: str | None) -> tuple[float, int]:
@@ -211,13 +211,23 @@ def _cost(prov: dict[str, Any]) -> str:
     """Per-method cost fields other than the common ones, as 'key=value' pairs."""
     skip = {"git_commit", "device", "torch", "date", "wall_seconds", "dataset", "train_size",
             "test_size", "backbone", "width", "seed", "preset", "data_source", "train_config",
-            "untrain_config", "checkpoint"}
+            "untrain_config", "checkpoint", "key"}
     parts = []
     for k, v in sorted(prov.items()):
-        if k in skip or isinstance(v, (dict, list)):
+        if k in skip or isinstance(v, dict):
+            continue
+        if isinstance(v, list):  # e.g. seconds per class: show the mean
+            nums = [float(x) for x in v if isinstance(x, (int, float))]
+            if nums:
+                parts.append(f"{k} (mean of {len(nums)})={sum(nums) / len(nums):.3g}")
             continue
         parts.append(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}")
     return ", ".join(parts)
+
+
+def _short_commit(commit: str) -> str:
+    head, dirty, _ = commit.partition("+")
+    return head[:12] + ("+" + _ if dirty else "")
 
 
 def runs_table(results_dir: Path | str, sources: Iterable[Source] | None = None,
@@ -240,7 +250,7 @@ def runs_table(results_dir: Path | str, sources: Iterable[Source] | None = None,
             "wall time (s)": NOT_RUN if wall is None else f"{float(wall):.1f}",
             "train / test images": f"{prov.get('train_size', '?')} / {prov.get('test_size', '?')}",
             "width": prov.get("width", "?"), "seed": prov.get("seed", "?"),
-            "date": prov.get("date", "?"), "git commit": str(prov.get("git_commit", "?"))[:12],
+            "date": prov.get("date", "?"), "git commit": _short_commit(str(prov.get("git_commit", "?"))),
             "torch": prov.get("torch", "?"), "cost": _cost(prov),
         })
     cols = ["preset", "dataset", "backbone", "method", "device", "wall time (s)", "train / test images",
@@ -386,4 +396,6 @@ def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
         paper_cols = [c for c in df.columns if c[-1] == PAPER]
         sty = sty.set_properties(subset=paper_cols, **{"background-color": "#f0f0f0", "color": "#444"})
     sty = sty.map(lambda v: "color: #999; font-style: italic" if v == NOT_RUN else "")
+    sty = sty.set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 2px 8px;"}],
+                               overwrite=False)
     return sty.set_table_attributes('class="wf-table"')

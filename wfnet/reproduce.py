@@ -53,6 +53,7 @@ class Run:
         self._targets: list[float] | None = None
 
     def factory(self) -> torch.nn.Module:
+        torch.manual_seed(self.seed)  # the initialisation is part of the seeded run
         return create_backbone(self.backbone, self.data.num_classes, self.data.in_chans,
                                self.data.image_size, self.preset.width)
 

@@ -234,10 +234,13 @@ def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -
         attrs = f'data-forget="{state.forget}" data-acc-f="{state.acc_f:.2f}" data-acc-r="{state.acc_r:.2f}"'
         tops = ", ".join(f"#{i} ({v:.3f})" for i, v in core.top_filters(layer, state.forget, k))
         tops = f"<div class='wf-top'>Top {k} filters of {name} in <code>{esc(layer)}</code>: {tops}</div>"
-    cells = "".join(f"<td data-cls='{c}'>{a:.1f}</td>" for c, a in enumerate(state.per_class_acc))
-    names = "".join(f"<th>{esc(str(n))}</th>" for n in core.classes)
-    table = (f"<table class='wf-per-class'><tr><th>class</th>{names}</tr>"
-             f"<tr><th>acc (%)</th>{cells}</tr></table>")
+    pad = "style='padding: 1px 6px; text-align: right'"
+    cells = "".join(
+        f"<td data-cls='{c}' {pad[:-1]}{'; color: ' + FORGOTTEN_COLOR if c == state.forget else ''}'>{a:.1f}</td>"
+        for c, a in enumerate(state.per_class_acc))
+    names = "".join(f"<th {pad}>{esc(str(n))}</th>" for n in core.classes)
+    table = (f"<table class='wf-per-class' style='margin: 4px 0'><tr><th {pad}>class</th>{names}</tr>"
+             f"<tr><th {pad}>test acc (%)</th>{cells}</tr></table>")
     return f"<div class='wf-state' {attrs}><p>{head}</p>{table}{tops}</div>"
 
 
