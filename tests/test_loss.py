@@ -10,8 +10,8 @@ from torch.testing import assert_close
 
 from wfnet import wrap
 from wfnet.config import UntrainConfig
-from wfnet.loss import (class_mean_reciprocal, expand_labels, l1_closed, reciprocal_mean,
-                        split_batch, wf_loss)
+from wfnet.loss import (class_mean_reciprocal, class_mean_reciprocal_capped, expand_labels,
+                        l1_closed, reciprocal_mean, split_batch, wf_loss)
 
 
 def test_expand_labels_shapes_and_never_own_row():
@@ -40,10 +40,17 @@ def test_forget_terms_on_hand_computed_values():
     ce = torch.tensor([1.0, 3.0, 0.5, 0.0])
     labels = torch.tensor([0, 0, 2, 2])
     # class 0: mean CE 2 -> 1/2; class 2: mean CE 0.25 -> 4; mean over classes = 2.25
-    assert_close(class_mean_reciprocal(ce, labels, 3, 1e-4), torch.tensor(2.25))
-    assert_close(reciprocal_mean(ce, labels, 3, 1e-4), torch.tensor(1 / 1.125))
+    cfg = UntrainConfig(ce_floor=1e-4, ce_cap=1.0)
+    assert_close(class_mean_reciprocal(ce, labels, 3, cfg), torch.tensor(2.25))
+    assert_close(reciprocal_mean(ce, labels, 3, cfg), torch.tensor(1 / 1.125))
     # the floor bounds 1/CE when a class is perfectly classified
-    assert_close(class_mean_reciprocal(torch.zeros(2), torch.tensor([1, 1]), 3, 1e-4), torch.tensor(1e4))
+    assert_close(class_mean_reciprocal(torch.zeros(2), torch.tensor([1, 1]), 3, cfg), torch.tensor(1e4))
+    # the cap: class 0's CE of 2 counts as 1 -> (1/1 + 1/0.25) / 2 = 2.5, and no gradient for it
+    ce_g = ce.clone().requires_grad_(True)
+    capped = class_mean_reciprocal_capped(ce_g, labels, 3, cfg)
+    assert_close(capped.detach(), torch.tensor(2.5))
+    capped.backward()
+    assert ce_g.grad[:2].abs().sum() == 0 and ce_g.grad[2:].abs().sum() > 0
 
 
 def test_l1_closed_is_zero_for_open_gates_and_mean_of_closure():

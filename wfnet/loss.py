@@ -25,38 +25,38 @@ from .config import UntrainConfig
 from .registry import Registry
 from .wrap import WFModel
 
-ForgetTerm = Callable[[Tensor, Tensor, int, float], Tensor]
+ForgetTerm = Callable[[Tensor, Tensor, int, UntrainConfig], Tensor]
 Regularizer = Callable[[list[Tensor]], Tensor]
 FORGET_TERMS: Registry[ForgetTerm] = Registry("forget term")
 REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
 
 
 @FORGET_TERMS.register("reciprocal_mean")
-def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, floor: float) -> Tensor:
+def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
     """Eq. 3 as written: 1 / (mean CE of the forget half), floored."""
-    return 1.0 / ce.mean().clamp_min(floor)
+    return 1.0 / ce.mean().clamp_min(cfg.ce_floor)
+
+
+def _class_mean_ce(ce: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """Mean CE of each class present in the batch."""
+    sums = torch.zeros(num_classes, device=ce.device, dtype=ce.dtype).index_add_(0, labels, ce)
+    counts = torch.bincount(labels, minlength=num_classes).to(ce.dtype)
+    present = counts > 0
+    return sums[present] / counts[present]
 
 
 @FORGET_TERMS.register("class_mean_reciprocal")
-def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, floor: float) -> Tensor:
+def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
     """Mean over the classes present of 1 / max(CE_c, floor): each row is pushed on its own, so
     classes already forgotten (large CE_c, small 1/CE_c) stop dominating the gradient."""
-    sums = torch.zeros(num_classes, device=ce.device, dtype=ce.dtype).index_add_(0, labels, ce)
-    counts = torch.bincount(labels, minlength=num_classes).to(ce.dtype)
-    present = counts > 0
-    per_class = sums[present] / counts[present]
-    return (1.0 / per_class.clamp_min(floor)).mean()
+    return (1.0 / _class_mean_ce(ce, labels, num_classes).clamp_min(cfg.ce_floor)).mean()
 
 
 @FORGET_TERMS.register("class_mean_reciprocal_capped")
-def class_mean_reciprocal_capped(ce: Tensor, labels: Tensor, num_classes: int, floor: float,
-                                 cap: float = 4.0) -> Tensor:
-    """As ``class_mean_reciprocal``, but a class whose CE exceeds ``cap`` (already forgotten:
+def class_mean_reciprocal_capped(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+    """As ``class_mean_reciprocal``, but a class whose CE exceeds ``ce_cap`` (already forgotten:
     chance is ln N_c) earns nothing more, so its gates stop closing and retain can recover."""
-    sums = torch.zeros(num_classes, device=ce.device, dtype=ce.dtype).index_add_(0, labels, ce)
-    counts = torch.bincount(labels, minlength=num_classes).to(ce.dtype)
-    present = counts > 0
-    per_class = (sums[present] / counts[present]).clamp(min=floor, max=cap)
+    per_class = _class_mean_ce(ce, labels, num_classes).clamp(min=cfg.ce_floor, max=cfg.ce_cap)
     return (1.0 / per_class).mean()
 
 
@@ -115,7 +115,7 @@ def wf_loss(model: WFModel, x: Tensor, y: Tensor, cfg: UntrainConfig,
     ce = F.cross_entropy(logits, torch.cat([yf, targets_r]), reduction="none")
     ce_f, ce_r = ce[: yf.shape[0]], ce[yf.shape[0]:]
     retain = ce_r.mean()
-    forget = FORGET_TERMS.get(cfg.forget_term)(ce_f, yf, nc, cfg.ce_floor)
+    forget = FORGET_TERMS.get(cfg.forget_term)(ce_f, yf, nc, cfg)
     reg = REGULARIZERS.get(cfg.regularizer)(model.alphas())
     total = cfg.lambda0 * retain + cfg.lambda1 * forget + cfg.lambda2 * reg
     return LossParts(total, retain.detach(), forget.detach(), reg.detach())

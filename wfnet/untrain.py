@@ -106,6 +106,10 @@ def untrain(
             if cfg.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.alphas(), cfg.clip_grad_norm)
             opt.step()
+            if cfg.alpha_bound is not None:
+                with torch.no_grad():
+                    for a in model.alphas():
+                        a.clamp_(-cfg.alpha_bound, cfg.alpha_bound)
             step += 1
             bar.update(1)
             if step % eval_every:
