@@ -67,7 +67,7 @@ def site() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(site: str) -> Iterator[Any]:  # needs the site first: no book, no browser started
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service

@@ -174,3 +174,22 @@ def test_smoke_checkpoint_matches_its_result_file():
     for c in (3, 7):
         explorer.select(c)
         assert explorer.shown["acc_f"] == pytest.approx(expected[c], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_smoke_explorer_matches_wfnet_evaluate_cli(tmp_path: Path):
+    """Acceptance (issue 6) on the book's own model: `wfnet evaluate`'s per-class Acc_f is shown."""
+    import subprocess
+    import sys
+
+    if not SMOKE_WF.is_file():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SMOKE_WF} missing in CI: run `make book` first")
+        pytest.skip(f"no smoke run at {SMOKE_WF} (run `make book`)")
+    subprocess.run([sys.executable, "-m", "wfnet.cli", "evaluate", "--checkpoint", str(SMOKE_WF),
+                    "--out", str(tmp_path), "--device", "cpu", "--no-progress"], check=True, cwd=ROOT)
+    evaluated = {p["cls"]: p["acc_f"] for p in json.loads((tmp_path / "metrics.json").read_text())["per_class"]}
+    explorer = widgets.ForgettingExplorer(widgets.load_core(SMOKE_WF, os.environ.get("WFNET_DATA_ROOT")))
+    for c, acc_f in evaluated.items():
+        explorer.select(c)
+        assert explorer.shown["acc_f"] == acc_f

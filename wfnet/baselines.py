@@ -30,6 +30,7 @@ class FinetuneConfig:
     batch_size: int = 64            # images per step
     lr: float = 0.01                # SGD learning rate (momentum 0.9)
     retain_ratio: float = 1.0       # random_labels: retain samples per forget sample
+    clip_grad_norm: float | None = 5.0  # max L2 norm of the weight gradient per step
     seed: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -51,16 +52,23 @@ def retrain_without(backbone_factory, data: ImageDataset, cls: int, cfg: TrainCo
                        progress=progress, desc=f"retrain -{cls}").model
 
 
-def _finetune(model: nn.Module, batches: BatchIterator, epochs: int, lr: float,
-              loss_fn, device: torch.device, train_mode: bool) -> nn.Module:
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+def _finetune(model: nn.Module, batches: BatchIterator, cfg: "FinetuneConfig", loss_fn,
+              device: torch.device, train_mode: bool, stop=None) -> nn.Module:
+    """SGD over ``batches`` for ``cfg.epochs``; stops early when ``stop(logits, y)`` says the
+    class is forgotten, and never applies a non-finite step (gradient ascent diverges)."""
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
     model.train(train_mode)
-    for _ in range(epochs):
+    for _ in range(cfg.epochs):
         for x, y in batches:
             with autocast(device, True):
-                loss = loss_fn(model(x), y)
+                logits = model(x)
+                loss = loss_fn(logits, y)
+            if not torch.isfinite(loss) or (stop is not None and stop(logits, y)):
+                return model.eval()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if cfg.clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
             opt.step()
     return model.eval()
 
@@ -85,16 +93,19 @@ def random_labels(original: nn.Module, data: ImageDataset, cls: int, cfg: Finetu
         wrong = (y + torch.randint(1, nc, y.shape, generator=gen).to(y.device)) % nc
         return F.cross_entropy(logits, torch.where(is_f, wrong, y))
 
-    return _finetune(model, batches, cfg.epochs, cfg.lr, loss_fn, device, train_mode=True)
+    return _finetune(model, batches, cfg, loss_fn, device, train_mode=True)
 
 
 def negative_gradients(original: nn.Module, data: ImageDataset, cls: int, cfg: FinetuneConfig,
                        device: torch.device) -> nn.Module:
-    """Gradient ascent on the forget class (batch norm frozen: only forget samples are seen)."""
+    """Gradient ascent on the forget class (batch norm frozen: only forget samples are seen).
+
+    Ascent has no minimum: it stops at the first batch of the forget class that the model no
+    longer gets right at all, before the weights run away (the usual practice)."""
     gen = seed_everything(cfg.seed)
     model = copy.deepcopy(original).to(device)
     forget = class_index(data.train.labels, cls, keep=True)
     batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, shuffle=True,
                             augment=data.augment, generator=gen, index=forget)
-    return _finetune(model, batches, cfg.epochs, cfg.lr,
-                     lambda logits, y: -F.cross_entropy(logits, y), device, train_mode=False)
+    return _finetune(model, batches, cfg, lambda logits, y: -F.cross_entropy(logits.float(), y), device,
+                     train_mode=False, stop=lambda logits, y: bool((logits.argmax(1) != y).all()))

@@ -55,7 +55,7 @@ class UntrainConfig:
     patience: int = 10                # early stopping, in validation evaluations
     evals_per_epoch: int = 5          # validation-loss evaluations per epoch
     val_fraction: float = 0.1         # share of the training set held out for early stopping
-    max_val_batches: int = 8          # validation loss is estimated on this many batches
+    max_val_batches: int = 4          # validation loss is estimated on this many batches
     seed: int = 0
 
     def as_dict(self) -> dict[str, Any]:

@@ -72,8 +72,8 @@ def class_scores(logits: Tensor, labels: Tensor, random_logits: Tensor, cls: int
 
 def aggregate(rows: list[ClassScores]) -> UnlearningScores:
     """Means over classes, as the paper reports them."""
-    def mean(xs: list[float]) -> float:
-        return float(torch.tensor(xs, dtype=torch.float64).nanmean())
+    def mean(xs: list[float | None]) -> float:  # a class whose metric is undefined is skipped
+        return float(torch.tensor([float("nan") if x is None else x for x in xs], dtype=torch.float64).nanmean())
     return UnlearningScores(mean([r.acc_r for r in rows]), mean([r.acc_f for r in rows]),
                             mean([r.zrf for r in rows]), rows)
 

@@ -1,4 +1,4 @@
-"""The paper's own numbers (Poppi et al., IEEE Intelligent Systems 2024, Tables 1 and 2).
+"""The paper's own numbers (Poppi et al., IEEE Intelligent Systems 39(6), 2024, Tables 1 and 2).
 
 Typed by hand from the paper's text so the book can show them *beside* ours, never in place of
 them: every value here is the paper's, as printed. Two quirks are kept as printed rather than
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CITATION = ("F. Poppi, S. Cornia, L. Baraldi, R. Cucchiara, \"Multi-Class Unlearning for Image "
-            "Classification via Weight Filtering\", IEEE Intelligent Systems, 2024")
+CITATION = ("S. Poppi, S. Sarto, M. Cornia, L. Baraldi, R. Cucchiara, \"Multi-Class Unlearning for "
+            "Image Classification via Weight Filtering\", IEEE Intelligent Systems 39(6):40-47, 2024, "
+            "doi:10.1109/MIS.2024.3412742")
 
 PAPER_DATASETS = ("MNIST", "CIFAR-10", "ImageNet-1k")
 PAPER_BACKBONES = ("vgg16", "resnet18", "vit_tiny", "vit_small")  # wfnet backbone names

@@ -396,6 +396,7 @@ def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
         paper_cols = [c for c in df.columns if c[-1] == PAPER]
         sty = sty.set_properties(subset=paper_cols, **{"background-color": "#f0f0f0", "color": "#444"})
     sty = sty.map(lambda v: "color: #999; font-style: italic" if v == NOT_RUN else "")
-    sty = sty.set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 2px 8px;"}],
+    sty = sty.set_table_styles([{"selector": "td", "props": "white-space: nowrap; padding: 2px 8px;"},
+                                {"selector": "th", "props": "padding: 2px 8px;"}],
                                overwrite=False)
     return sty.set_table_attributes('class="wf-table"')

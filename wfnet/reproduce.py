@@ -30,7 +30,7 @@ from .pipeline import RANDOM_REFERENCE_SEED
 from .presets import PRESETS, Preset
 from .provenance import provenance, resolve_device
 from .relearn import class_accuracy, relearn_time, trainable_copy
-from .results import METHODS, RELATIONSHIPS, read_result, result_path, write_result
+from .results import METHODS, RELATIONSHIPS, finite_or_none, read_result, result_path, write_result
 from .train import predict, train_model
 from .untrain import untrain
 from .wrap import wrap
@@ -64,7 +64,7 @@ class Run:
             blob = json.loads(path.read_text())
             if blob.get("key") == self.key:
                 return blob
-        blob = {"key": self.key, **compute()}
+        blob = finite_or_none({"key": self.key, **compute()})
         atomic_write_json(path, blob)
         return blob
 

@@ -7,6 +7,7 @@ file is missing is "not run".
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,11 +28,22 @@ def result_path(root: Path, preset: str, dataset: str, backbone: str, method: st
     return Path(root) / preset / dataset / backbone / f"{method}.json"
 
 
+def finite_or_none(obj: Any) -> Any:
+    """JSON has no NaN: a metric that could not be computed (e.g. a diverged model) is null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_or_none(v) for v in obj]
+    return obj
+
+
 def write_result(root: Path, preset: str, dataset: str, backbone: str, method: str,
                  payload: dict[str, Any]) -> Path:
     path = result_path(root, preset, dataset, backbone, method)
-    atomic_write_json(path, {"method": method, "preset": preset, "dataset": dataset,
-                             "backbone": backbone, **payload})
+    atomic_write_json(path, finite_or_none({"method": method, "preset": preset, "dataset": dataset,
+                                            "backbone": backbone, **payload}))
     return path
 
 

@@ -187,7 +187,7 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
 def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
     """Per-class test accuracy; the forgotten class in red, the original model's as ticks."""
     original = core.state(None).per_class_acc
-    fig = _figure(5.5, 2.4)
+    fig = _figure(4.3, 2.4)  # two of these side by side fit the book's text column
     ax = fig.add_subplot()
     x = np.arange(len(core.classes))
     colors = [FORGOTTEN_COLOR if c == state.forget else KEPT_COLOR for c in x]
@@ -202,18 +202,18 @@ def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
 
 def gates_png(core: ForgettingCore, layer: str, forget: int | None, k: int) -> bytes:
     """Histogram of sigmoid(alpha) in one layer; the class's top-k closed gates marked."""
-    fig = _figure(5.5, 2.4)
+    fig = _figure(4.3, 2.4)
     ax = fig.add_subplot()
     g = core.gates(layer, forget)
     ax.hist(np.ravel(g), bins=40, range=(0, 1), color="#999999" if forget is None else KEPT_COLOR)
     if forget is not None and forget != NONE:
         for _, v in core.top_filters(layer, forget, k):
             ax.axvline(v, color=FORGOTTEN_COLOR, lw=1)
-        ax.set_title(f"{layer}: gates of class {core.classes[forget]} (red: top {k} closed)", fontsize=9)
+        ax.set_title(f"{layer}, class {core.classes[forget]} (red: top {k} closed)", fontsize=8)
     else:
-        ax.set_title(f"{layer}: gates of every class (the original model uses none)", fontsize=9)
+        ax.set_title(f"{layer}, every class (original model: no gates)", fontsize=8)
     ax.set_yscale("log")
-    ax.set_xlabel("gate = sigmoid(alpha)  (0 = filter switched off)")
+    ax.set_xlabel("gate σ(α)  (0 = filter off)", fontsize=8)
     ax.set_ylabel("filters")
     return _png(fig)
 

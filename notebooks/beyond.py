@@ -1,0 +1,119 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Beyond the paper: class sets, membership inference, SalUn
+#
+# Three questions the paper does not ask, answered from result files only
+# (`results/<preset>/<dataset>/<backbone>/{multiforget,mia,salun}.json`, written by
+# `wfnet.beyond.run_beyond`, which reuses the original and WF checkpoints of `wfnet reproduce`).
+#
+# 1. **Several classes at once.** A WF model untrains every class in one round, one row of
+#    $\alpha$ per class. A deletion request that names a set $S$ is answered with no retraining by
+#    combining the rows of $S$: the *product* $\prod_{c\in S}\sigma(\alpha_c)$ (what
+#    `model(x, forget=S)` does) or the *minimum* $\min_{c\in S}\sigma(\alpha_c) =
+#    \sigma(\min_{c\in S}\alpha_c)$. No row was trained for this: each row forgets its class
+#    *while retaining the others*, so closing the union of filters can also hurt classes that
+#    share them. We score every pair of classes and a fixed-seed sample of triples: accuracy on
+#    the test samples of the forgotten set (Acc_f, lower is better) and on the rest (Acc_r),
+#    beside what the single rows achieve on the same samples.
+# 2. **Membership inference.** MIA-efficacy as in SalUn (Fan et al., ICLR 2024): an attack fit on
+#    the unlearned model's true-label confidence for retain-train samples (members) against test
+#    samples of the retained classes (non-members), balanced; the score is the fraction of the
+#    forget-class *training* samples it judges non-members (higher = forgotten). For removing a
+#    whole class this mostly follows Acc_f: a sample the model misclassifies has a low
+#    confidence, so it looks unseen. Attack accuracy near 50 % means members and non-members are
+#    indistinguishable to begin with (a model that barely overfits).
+# 3. **A modern baseline.** SalUn: a gradient-saliency mask (the half of all weights with the
+#    largest forget-loss gradient) and the Random Labels fine-tuning restricted to it, run once per
+#    class from the original, with the same fine-tuning budget as our Random Labels row.
+#
+# `not run` = no result file (or field) for that cell. Smoke runs are 1/8-width models trained
+# for a few epochs on CPU: they show that the pipeline works, not what a full model would do.
+
+# %% tags=["parameters"]
+results_dir = "results"
+preset = "smoke"
+dataset = "mnist-5k"
+backbone = "resnet18"
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from wfnet import beyond, report
+from wfnet.results import read_result
+
+results = report.resolve(results_dir)
+runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]
+display(Markdown("Runs shown: " + ", ".join(f"`{p} · {d} · {b}`" for p, d, b in runs)))
+
+# %% [markdown]
+# ## 1. Forgetting a set of classes with one checkpoint
+#
+# Means over the sets of each size. "single-row" columns: row $c$ alone, scored on class $c$
+# (Acc_f) and on the classes outside the set (Acc_r), averaged over $c \in S$. "Acc_r drop" is
+# single-row minus combined Acc_r (positive = combining costs retained accuracy); the worst set is
+# where that drop is largest.
+
+# %% tags=["hide-input"]
+for p, d, b in runs:
+    mf = read_result(results, p, d, b, "multiforget")
+    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
+    if mf is None:
+        display(Markdown(f"_{report.NOT_RUN}: no `multiforget.json` for this run._"))
+        continue
+    display(report.styled(beyond.multiforget_frame(mf)))
+
+# %% [markdown]
+# Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$ with the product of the
+# two rows; the diagonal is the single row $a$. Left: accuracy on the two forgotten classes;
+# right: on the other eight.
+
+# %% tags=["hide-input"]
+for p, d, b in runs:
+    mf = read_result(results, p, d, b, "multiforget")
+    if mf is None:
+        display(Markdown(f"**Pair heatmaps · {p} · {d} · {b}: {report.NOT_RUN}**"))
+        continue
+    for combine in mf["config"]["combines"]:
+        beyond.plot_pair_heatmaps(mf, combine, title=f"{report.source_label((p, d))} · {b}")
+        plt.show()
+
+# %% [markdown]
+# ## 2. Table 1 extended: membership inference and SalUn
+#
+# Acc_r, Acc_f, ZRF and RT as in Table 1 (our runs only; ZRF unscaled), SalUn's row added, and
+# MIA-efficacy of every method (confidence feature, the one SalUn reports; the entropy-based
+# attacks beside it). † = single-class methods (one run per class).
+
+# %% tags=["hide-input"]
+for p, d, b in runs:
+    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
+    display(report.styled(beyond.methods_frame(results, p, d, b)))
+
+# %% [markdown]
+# ## 3. Cost
+#
+# Wall seconds of each method on the device of its run: the unlearning itself, and the whole
+# result (scoring and relearn time included). MIA needs the unlearned models; the single-class
+# baselines' per-class models are not kept by `wfnet reproduce`, so measuring their MIA ran their
+# unlearning again ("of which re-unlearning"). WF-Net answers any class *set* from the same
+# checkpoint with forward passes only.
+
+# %% tags=["hide-input"]
+for p, d, b in runs:
+    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
+    display(report.styled(beyond.cost_frame(results, p, d, b)))
+    prov = [(name, (read_result(results, p, d, b, name) or {}).get("provenance") or {})
+            for name in beyond.BEYOND_FILES]
+    lines = [f"- `{name}.json`: {pr.get('wall_seconds', report.NOT_RUN)} s on {pr.get('device', '?')}, "
+             f"{pr.get('date', '?')}" if pr else f"- `{name}.json`: {report.NOT_RUN}" for name, pr in prov]
+    display(Markdown("\n".join(lines)))
