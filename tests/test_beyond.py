@@ -113,7 +113,7 @@ def test_evaluate_multiforget_on_a_toy_wf_model(trained_toy):
 def test_mia_constant_outputs_score_one_half():
     same = torch.full((200,), 0.7)
     res = mia_efficacy(same, same[:150], same[:40], MIAConfig())
-    assert res.efficacy == 0.5 and res.attack_accuracy == 0.5
+    assert res.efficacy == 0.5 and res.attack_accuracy == 0.5 and not res.informative(2.0)
 
 
 def test_mia_indistinguishable_members_score_about_one_half():
@@ -132,6 +132,7 @@ def test_mia_separates_confident_members_from_non_members():
     assert mia_efficacy(members, non_members, 0.3 * torch.rand(100, generator=gen), cfg).efficacy == 1.0
     assert mia_efficacy(members, non_members, 0.95 + 0.05 * torch.rand(100, generator=gen), cfg).efficacy == 0.0
     assert mia_efficacy(members, non_members, members, cfg).attack_accuracy > 0.95
+    assert mia_efficacy(members, non_members, members, cfg).informative(cfg.min_z)
 
 
 class _Blind(torch.nn.Module):
@@ -189,3 +190,52 @@ def test_salun_moves_only_salient_weights(trained_toy):
     moved = {n: (p.detach() != unlearned[n].detach()) for n, p in model.named_parameters()}
     assert not any(bool((moved[n] & ~masks[n]).any()) for n in masks)
     assert any(bool(m.any()) for m in moved.values())
+
+
+# -- the book's chapter reads result files only --------------------------------------------------------
+
+def test_chapter_tables_say_not_run_without_results(tmp_path):
+    from wfnet.beyond import cost_frame, methods_frame, mia_caveat, multiforget_findings, multiforget_frame
+
+    table = methods_frame(tmp_path, "smoke", "mnist-5k", "resnet18")
+    assert "SalUn †" in table.index and (table == "not run").all().all()
+    assert "not run" in cost_frame(tmp_path, "smoke", "mnist-5k", "resnet18").loc["SalUn †"].tolist()
+    assert multiforget_frame(None) is None and "not run" in multiforget_findings(None) and "not run" in mia_caveat(None)
+
+
+def test_pair_matrix_is_symmetric_with_single_rows_on_the_diagonal(trained_toy):
+    from wfnet.beyond import multiforget_frame, pair_matrix
+
+    model, data = trained_toy
+    mf = evaluate_multiforget(_random_alpha(wrap(model, data.num_classes), seed=3), data, CPU,
+                              MultiForgetConfig(n_triples=0, combines=("product",)))
+    mat = pair_matrix(mf, "acc_r", "product")
+    assert (mat.values == mat.values.T).all()
+    assert [mat.iloc[c, c] for c in range(4)] == [s["acc_r"] for s in mf["single"]]
+    assert list(multiforget_frame(mf).index) == [(2, "product")]
+
+
+# -- end to end on real data (CI runs slow tests) ------------------------------------------------------
+
+@pytest.mark.slow
+def test_run_beyond_writes_its_three_files_and_reuses_them(tmp_path):
+    import time
+
+    from wfnet.beyond import run_beyond
+    from wfnet.results import read_result
+
+    from .test_reproduce import MICRO
+
+    kwargs = dict(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", device="cpu", progress=False,
+                  mia_methods=("original", "wfnet", "salun"), multiforget=MultiForgetConfig(pairs=False, n_triples=2))
+    out = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)  # ~14 min on 2 busy cores with all 45 pairs
+    assert len(out["multiforget"]["sets"]) == 2
+    salun_res = read_result(tmp_path / "results", "micro", "mnist-5k", "resnet18", "salun")
+    assert {"acc_r", "acc_f", "zrf", "rt", "rt_failed", "per_class", "provenance"} <= set(salun_res)
+    assert len(salun_res["provenance"]["unlearn_wall_seconds_per_class"]) == 10
+    mia = read_result(tmp_path / "results", "micro", "mnist-5k", "resnet18", "mia")
+    assert set(mia["methods"]) == {"original", "wfnet", "salun"}
+    assert all(0.0 <= v["mia_efficacy"] <= 1.0 for v in mia["methods"].values())
+    start = time.perf_counter()
+    again = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)
+    assert time.perf_counter() - start < 30 and again["salun"] == salun_res  # reused, not recomputed

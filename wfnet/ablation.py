@@ -28,13 +28,18 @@ from .untrain import untrain
 from .wrap import wrap
 
 VARIANTS: dict[str, dict[str, Any]] = {
+    # Eq. 3 as printed: 1 / mean CE of the forget half, no clipping
     "literal_eq3": {"forget_term": "reciprocal_mean", "clip_grad_norm": None},
-    "literal_eq3_clipped": {"forget_term": "reciprocal_mean"},
-    "class_mean_noclip": {"clip_grad_norm": None},
-    "default": {},
-    "reg_l2": {"regularizer": "l2_closed"},
-    "reg_none": {"regularizer": "none"},
-    "adam_lr0.1": {"optimizer": "adam", "lr": 0.1},
+    "literal_eq3_clipped": {"forget_term": "reciprocal_mean", "clip_grad_norm": 1.0},
+    # per-class reciprocal (the starting point measured before this project)
+    "class_mean": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": 1.0},
+    "class_mean_noclip": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": None},
+    # per-class reciprocal, capped once a class is forgotten
+    "capped": {"forget_term": "class_mean_reciprocal_capped", "clip_grad_norm": 1.0},
+    "capped_bound6": {"forget_term": "class_mean_reciprocal_capped", "alpha_bound": 6.0},
+    "capped_reg_l2": {"forget_term": "class_mean_reciprocal_capped", "regularizer": "l2_closed"},
+    "capped_reg_none": {"forget_term": "class_mean_reciprocal_capped", "regularizer": "none"},
+    "capped_adam_lr0.1": {"forget_term": "class_mean_reciprocal_capped", "optimizer": "adam", "lr": 0.1},
 }
 
 

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -38,7 +37,7 @@ from .presets import PRESETS, Preset
 from .provenance import resolve_device
 from .relearn import relearn_time, trainable_copy
 from .reproduce import SINGLE_CLASS, Run, _rt_summary, _scores_row, _wf_model
-from .results import METHOD_LABELS, METHODS, read_result, write_result
+from .results import METHOD_LABELS, METHODS, finite_or_none, read_result, write_result
 from .salun import SalunConfig, salun
 from .train import predict
 
@@ -52,13 +51,12 @@ def _key(*parts: object) -> str:
 
 
 def _mia_dict(res: dict[str, MIAResult]) -> dict[str, Any]:
-    return {f: {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.as_dict().items()}
-            for f, r in res.items()}
+    return finite_or_none({f: r.as_dict() for f, r in res.items()})
 
 
 def _mia_back(blob: dict[str, Any]) -> dict[str, MIAResult]:
     nan = lambda v: float("nan") if v is None else v  # noqa: E731
-    return {f: MIAResult(nan(d["efficacy"]), nan(d["attack_accuracy"]), d["n_attack"], d["n_target"])
+    return {f: MIAResult(nan(d["efficacy"]), nan(d["attack_accuracy"]), d["n_attack"], d["n_target"], d["n_holdout"])
             for f, d in blob.items()}
 
 
@@ -287,8 +285,12 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
                               else format_rt(res.get("rt"), res.get("rt_failed"))),
             "MIA-efficacy ↑ (%)": _fmt(mi.get("mia_efficacy"), 1, 100.0),
             "attack accuracy (%)": _fmt(mi.get("attack_accuracy"), 1, 100.0),
+            "classes where the attack beats chance": (NOT_RUN if "informative_classes" not in mi
+                                                      else f"{mi['informative_classes']} / {len(mi.get('per_class', []))}"),
+            "MIA-efficacy on those (%)": _fmt(mi.get("mia_efficacy_informative"), 1, 100.0),
             **{f"MIA ({f}) (%)": _fmt(v.get("mia_efficacy"), 1, 100.0)
                for f, v in (mi.get("by_feature") or {}).items() if f != mi.get("feature")},
+            "configuration key": _run_key(res) or NOT_RUN,
         })
     return pd.DataFrame(rows).set_index("method").fillna(NOT_RUN)
 
@@ -324,3 +326,96 @@ def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str
                      "result total (s)": _fmt(prov.get("wall_seconds")), "MIA measurement (s)": NOT_REPORTED,
                      "of which re-unlearning (s)": NOT_REPORTED, "device": prov.get("device", "?")})
     return pd.DataFrame(rows).set_index("method")
+
+
+def multiforget_findings(mf: dict[str, Any] | None) -> str:
+    """Plain-language summary of where combining rows degrades, computed from the file."""
+    from .report import NOT_RUN
+
+    if not mf:
+        return f"_{NOT_RUN}._"
+    names = mf["classes"]
+    lines = []
+    for size, s in sorted(mf["summary"].items()):
+        for comb in mf["config"]["combines"]:
+            c = s[comb]
+            if c["acc_r"] is None:
+                continue
+            worst = ("" if c["worst_set"] is None else
+                     f"; worst set {{{', '.join(names[i] for i in c['worst_set'])}}} loses {c['worst_acc_r_drop']:.1f} points")
+            lines.append(
+                f"- **{size} classes, {comb}** ({s['n_sets']} sets): Acc_f {_fmt(c['acc_f'])} % "
+                f"(single rows {_fmt(s['single_acc_f'])} %, {c['sets_acc_f_above_single']} sets forget worse than "
+                f"their single rows), Acc_r {_fmt(c['acc_r'])} % against {_fmt(s['single_acc_r'])} % for the single "
+                f"rows and {_fmt(s['original_acc_r'])} % for the original: a mean drop of "
+                f"{_fmt(c['acc_r_drop_vs_single'])} points{worst}.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m wfnet.beyond --dataset mnist-5k --backbone resnet18 --preset smoke``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m wfnet.beyond", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--preset", default="smoke")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="cache shared with wfnet reproduce")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mia-methods", nargs="+", default=list(ALL_METHODS), choices=list(ALL_METHODS))
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    start = time.perf_counter()
+    out = run_beyond(args.dataset, args.backbone, args.preset, args.out, args.runs, args.device, args.seed,
+                     not args.no_progress, mia_methods=tuple(args.mia_methods))
+    s = out["salun"]
+    print(f"salun: Acc_r {s['acc_r']:.2f} Acc_f {s['acc_f']:.2f} ZRF {s['zrf']:.3f}")
+    for m, v in out["mia"].get("methods", {}).items():
+        print(f"MIA-efficacy {m:20s} {_fmt(v.get('mia_efficacy'), 3)}")
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def mia_caveat(mia: dict[str, Any] | None) -> str:
+    """Which methods' MIA numbers rest on an attack that is at chance for most classes."""
+    from .report import NOT_RUN
+
+    if not mia:
+        return f"_MIA: {NOT_RUN}._"
+    known = {m: v for m, v in mia.get("methods", {}).items() if v.get("informative_classes") is not None}
+    if not known:
+        return "_Whether the attack beats chance was not recorded in this result file._"
+    weak = [LABELS.get(m, m) for m, v in known.items() if 2 * v["informative_classes"] < len(v.get("per_class", []))]
+    if not weak:
+        return "The attack beats chance for most classes of every method shown."
+    return (f"**The attack is at chance for most classes of: {', '.join(weak)}.** For these, members and "
+            "non-members are indistinguishable (the model barely overfits), and MIA-efficacy says more about "
+            "the sign of a near-zero attack weight than about forgetting: read the 'on those' column, or not at all.")
+
+
+def _run_key(res: dict[str, Any] | None) -> str | None:
+    """The ``reproduce`` configuration key a result was computed under."""
+    prov = (res or {}).get("provenance") or {}
+    return prov.get("run_key", prov.get("key"))
+
+
+def key_caveat(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> str:
+    """Warn when the files of one run come from different configurations (e.g. a preset or
+    untraining default changed between ``wfnet reproduce`` and ``run_beyond``)."""
+    root = Path(results_dir)
+    keys: dict[str, list[str]] = {}
+    for name in (*ALL_METHODS, *BEYOND_FILES[:2]):
+        k = _run_key(read_result(root, preset, dataset, backbone, name))
+        if k:
+            keys.setdefault(k, []).append(name)
+    if len(keys) <= 1:
+        return ""
+    parts = "; ".join(f"`{k}`: {', '.join(v)}" for k, v in keys.items())
+    return (f"**Mixed configurations:** these files were computed under different configuration keys ({parts}), "
+            "so their rows are not directly comparable until `wfnet reproduce` and `run_beyond` are rerun.")

@@ -46,12 +46,12 @@ class UntrainConfig:
     lambda2: float = 1.0              # weight of R(alpha)
     chi: int = 3                      # label expansion: copies of the retain half
     alpha_init: float = 3.0           # sigmoid(3) = 0.95
-    forget_term: str = "class_mean_reciprocal"  # see wfnet.loss.FORGET_TERMS
+    forget_term: str = "class_mean_reciprocal_capped"  # see wfnet.loss.FORGET_TERMS
     ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
     ce_cap: float = 4.0               # capped forget term: CE above this earns nothing (chance: ln N_c)
     regularizer: str = "l1_closed"    # see wfnet.loss.REGULARIZERS
     clip_grad_norm: float | None = 1.0  # max L2 norm of the alpha gradient per step; None = off
-    alpha_bound: float | None = None  # clamp alpha to [-b, b] after each step (sigmoid never saturates)
+    alpha_bound: float | None = 6.0   # clamp alpha to [-b, b] after each step: a closed gate can reopen
     patience: int = 10                # early stopping, in validation evaluations
     evals_per_epoch: int = 5          # validation-loss evaluations per epoch
     val_fraction: float = 0.1         # share of the training set held out for early stopping

@@ -58,7 +58,8 @@ class UnlearningScores:
                 "per_class": [asdict(c) for c in self.per_class]}
 
 
-def _pct(mask: Tensor) -> float:
+def percent(mask: Tensor) -> float:
+    """Share of True in a boolean tensor, in percent; NaN when empty (no sample to score)."""
     return 100.0 * mask.float().mean().item() if mask.numel() else float("nan")
 
 
@@ -66,7 +67,7 @@ def class_scores(logits: Tensor, labels: Tensor, random_logits: Tensor, cls: int
     """Scores of the model that forgot ``cls``, from its logits on the whole test set."""
     correct = logits.argmax(1) == labels
     is_c = labels == cls
-    return ClassScores(cls, name, _pct(correct[~is_c]), _pct(correct[is_c]),
+    return ClassScores(cls, name, percent(correct[~is_c]), percent(correct[is_c]),
                        zrf_score(logits[is_c], random_logits[is_c]))
 
 

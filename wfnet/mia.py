@@ -17,6 +17,13 @@ is calibrated on classes the model still knows instead of learning "unknown clas
 from the forget class itself. A tie (probability exactly 0.5, e.g. a constant feature) counts
 as half a non-member. For class removal, MIA-efficacy mostly follows Acc_f: a forget sample the
 model misclassifies has a low true-label confidence, hence looks like a non-member.
+
+The attack is only meaningful when members and non-members differ, i.e. when the model overfits
+its training set (SalUn's models reach 100 % train accuracy). When its held-out accuracy is at
+chance, its weight is near zero and its sign, not the model, decides whether every forget
+sample is a "member" (0) or a "non-member" (1). Each result therefore carries the attack's
+accuracy and whether it beats chance (``MIAResult.informative``); summaries also give the mean
+over the classes where it does.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import ImageDataset
+from .results import finite_or_none
 from .train import predict
 
 FEATURES = ("confidence", "entropy", "m_entropy")  # the attack features this module knows
@@ -44,6 +52,8 @@ class MIAConfig:
     l2: float = 1e-3                       # ridge penalty on the logistic-regression weight
     max_iter: int = 100                    # LBFGS iterations (one feature: converges in a few)
     seed: int = 0                          # balanced subsampling and hold-out split
+    min_z: float = 2.0                     # an attack counts as informative when its held-out
+    #   accuracy exceeds 0.5 by min_z standard errors (binomial, sqrt(0.25 / held-out samples))
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,9 +65,18 @@ class MIAResult:
     attack_accuracy: float   # balanced accuracy of the attack on held-out members / non-members
     n_attack: int            # members used to fit the attack (= non-members)
     n_target: int            # forget samples scored
+    n_holdout: int = 0       # members held out to score the attack (= non-members)
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
+
+    def informative(self, min_z: float) -> bool:
+        """Does the attack tell members from non-members better than chance? When it does not
+        (a model that barely overfits), the sign of its near-zero weight decides on which side
+        every forget sample falls, and efficacy flips between 0 and 1 at random."""
+        if self.n_holdout < 1 or math.isnan(self.attack_accuracy):
+            return False
+        return self.attack_accuracy - 0.5 > min_z * math.sqrt(0.25 / (2 * self.n_holdout))
 
 
 def mia_features(logits: Tensor, labels: Tensor) -> dict[str, Tensor]:
@@ -107,7 +126,7 @@ def mia_efficacy(members: Tensor, non_members: Tensor, targets: Tensor, cfg: MIA
     gen = torch.Generator().manual_seed(cfg.seed)
     n = min(len(members), len(non_members))
     if n < 2:
-        return MIAResult(float("nan"), float("nan"), n, len(targets))
+        return MIAResult(float("nan"), float("nan"), n, len(targets), 0)
     members = members[torch.randperm(len(members), generator=gen)[:n]]
     non_members = non_members[torch.randperm(len(non_members), generator=gen)[:n]]
     n_test = min(n - 1, int(math.floor(cfg.holdout * n)))
@@ -118,7 +137,7 @@ def mia_efficacy(members: Tensor, non_members: Tensor, targets: Tensor, cfg: MIA
         acc = 0.5 * ((1 - _non_member_rate(prob(members[:n_test]))) + _non_member_rate(prob(non_members[:n_test])))
     else:
         acc = float("nan")
-    return MIAResult(_non_member_rate(prob(targets)), acc, n - n_test, len(targets))
+    return MIAResult(_non_member_rate(prob(targets)), acc, n - n_test, len(targets), n_test)
 
 
 def class_mia(train_logits: Tensor, test_logits: Tensor, data: ImageDataset, cls: int,
@@ -162,19 +181,17 @@ def summarize(per_class: list[dict[str, MIAResult]], cfg: MIAConfig) -> dict[str
     def mean(xs: list[float]) -> float | None:
         v = float(torch.tensor(xs, dtype=torch.float64).nanmean()) if xs else float("nan")
         return None if math.isnan(v) else v
+    def stats(f: str) -> dict[str, object]:
+        ok = [r[f] for r in per_class if r[f].informative(cfg.min_z)]
+        return {"mia_efficacy": mean([r[f].efficacy for r in per_class]),
+                "attack_accuracy": mean([r[f].attack_accuracy for r in per_class]),
+                "informative_classes": len(ok),
+                "mia_efficacy_informative": mean([r.efficacy for r in ok])}
+
     head = cfg.features[0]
     return {
-        "feature": head,
-        "mia_efficacy": mean([r[head].efficacy for r in per_class]),
-        "attack_accuracy": mean([r[head].attack_accuracy for r in per_class]),
-        "by_feature": {f: {"mia_efficacy": mean([r[f].efficacy for r in per_class]),
-                           "attack_accuracy": mean([r[f].attack_accuracy for r in per_class])}
-                       for f in cfg.features},
-        "per_class": [{"cls": c, **{f: _finite(r[f].as_dict()) for f in cfg.features}}
-                      for c, r in enumerate(per_class)],
+        "feature": head, **stats(head),
+        "by_feature": {f: stats(f) for f in cfg.features},
+        "per_class": finite_or_none([{"cls": c, **{f: {**r[f].as_dict(), "informative": r[f].informative(cfg.min_z)}
+                                                   for f in cfg.features}} for c, r in enumerate(per_class)]),
     }
-
-
-def _finite(d: dict[str, float | int]) -> dict[str, float | int | None]:
-    """JSON has no NaN: undefined numbers become null."""
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .data import ImageDataset
+from .metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
 from .train import predict
 from .wrap import WFModel
 
@@ -44,11 +45,6 @@ class ForgetState:
     acc: float                        # percent, whole test split
     grid_pred: tuple[int, ...]        # predicted class of each grid image
     grid_conf: tuple[float, ...]      # softmax confidence of that prediction
-
-
-def _pct(mask: torch.Tensor) -> float:
-    """Same formula as wfnet.metrics so the numbers are bit-identical to evaluate_wf's."""
-    return 100.0 * mask.float().mean().item() if mask.numel() else float("nan")
 
 
 class ForgettingCore:
@@ -94,15 +90,15 @@ class ForgettingCore:
         if forget not in self._states:
             logits = self.logits(forget)
             correct = logits.argmax(1) == self.labels
-            per_class = tuple(_pct(correct[self.labels == c]) for c in range(len(self.classes)))
+            per_class = tuple(percent(correct[self.labels == c]) for c in range(len(self.classes)))
             is_f = self.labels == forget if forget is not None else None
             probs = torch.softmax(logits[self.grid_index], 1)
             conf, pred = probs.max(1)
             self._states[forget] = ForgetState(
                 forget, per_class,
-                None if is_f is None else _pct(correct[is_f]),
-                None if is_f is None else _pct(correct[~is_f]),
-                _pct(correct), tuple(int(p) for p in pred), tuple(float(c) for c in conf))
+                None if is_f is None else percent(correct[is_f]),
+                None if is_f is None else percent(correct[~is_f]),
+                percent(correct), tuple(int(p) for p in pred), tuple(float(c) for c in conf))
         return self._states[forget]
 
     def states(self) -> list[ForgetState]:
