@@ -71,10 +71,17 @@ $(EXEC)/03_baselines_pm.ipynb: $(EXEC)/02_untrain_wfnet_pm.ipynb $(RES)/retraine
 # result files are written by the notebooks above; a missing one makes them run again
 $(RES)/%.json: ;
 
-experiments: $(EXECUTED)
+# beyond the paper (issue 10): class sets, MIA, SalUn, from the same cached checkpoints
+BEYOND_STAMP := $(EXEC)/beyond.stamp
+$(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb wfnet/beyond.py wfnet/mia.py wfnet/multiforget.py wfnet/salun.py
+	$(PY) -m wfnet.beyond --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) --device $(DEVICE) \
+		--no-progress --mia-methods original wfnet salun random_labels negative_gradients
+	touch $@
+
+experiments: $(EXECUTED) $(BEYOND_STAMP)
 
 # every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
-$(BOOK_STAMP): $(EXECUTED) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
+$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@
 

@@ -36,8 +36,6 @@ def _random_alpha(wf, seed: int = 0, scale: float = 3.0):
 
 # -- forgetting a set of classes -------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="forget={c} takes the product path exp(logsigmoid), not sigmoid: "
-                   "needs the one-class shortcut in WFModel.rows_for proposed in issue 10's report")
 def test_one_row_set_equals_single_row_bit_for_bit(tiny_cnn):
     wf = _random_alpha(wrap(tiny_cnn, 4))
     x = torch.randn(6, 1, 8, 8)

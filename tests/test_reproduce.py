@@ -96,3 +96,16 @@ def test_killed_run_resumes_to_the_same_numbers(uninterrupted, tmp_path):
     assert proc.returncode == 0, out
     _complete_files(tmp_path)
     assert _numbers(results) == _numbers(clean_root / "results")
+
+
+def test_cache_key_follows_derived_configs(monkeypatch):
+    """A changed default in wfnet.config must invalidate cached runs, not be served stale."""
+    import wfnet.presets as presets
+    from wfnet.config import UntrainConfig
+
+    smoke = PRESETS.get("smoke")
+    before = smoke.key("mnist-5k", "resnet18", 0)
+    assert smoke.key("mnist-5k", "resnet18", 0) == before
+    assert smoke.key("mnist-5k", "resnet18", 1) != before
+    monkeypatch.setattr(presets, "untrain_defaults", lambda backbone: UntrainConfig(lr=1.0))
+    assert smoke.key("mnist-5k", "resnet18", 0) != before

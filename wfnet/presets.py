@@ -54,9 +54,15 @@ class Preset:
         return asdict(self)
 
     def key(self, dataset: str, backbone: str, seed: int) -> str:
-        """Content key of everything a result depends on (not the preset's name alone)."""
-        blob = json.dumps({"preset": self.as_dict(), "dataset": dataset, "backbone": backbone,
-                           "seed": seed, "method_version": METHOD_VERSION}, sort_keys=True)
+        """Content key of everything a result depends on: the preset's fields *and* every config
+        derived from them (so a changed default in ``wfnet.config`` invalidates the cache)."""
+        blob = json.dumps({
+            "preset": self.as_dict(), "dataset": dataset, "backbone": backbone, "seed": seed,
+            "train": self.train_config(dataset, backbone, seed).as_dict(),
+            "untrain": self.untrain_config(backbone, seed).as_dict(),
+            "relearn": self.relearn_config(backbone, seed).as_dict(),
+            "method_version": METHOD_VERSION,
+        }, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -20,6 +20,9 @@ METHOD_LABELS = {
     "random_labels": "Random Labels †",
     "negative_gradients": "Negative Gradients †",
     "wfnet": "WF-Net",
+    "salun": "SalUn †",
+    "multiforget": "WF-Net class sets",
+    "mia": "MIA (all methods)",
 }
 RELATIONSHIPS = "relationships.csv"  # tidy table: layer, filter, class, relevance (Figures 3-4)
 

@@ -138,6 +138,8 @@ class WFModel(nn.Module):
             bad = [c for c in classes if not 0 <= c < nc]
             if bad or not classes:
                 raise WFNetError(f"forget classes {bad or '[]'} invalid: expected a non-empty set within 0..{nc - 1}")
+            if len(classes) == 1:  # one row: the single-class path, bit for bit
+                return torch.full((1,), classes[0], dtype=torch.long, device=device)
             mask = torch.zeros(1, nc, device=device)
             mask[0, classes] = 1.0
             return mask
