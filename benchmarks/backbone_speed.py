@@ -23,7 +23,7 @@ def main() -> None:
     args = ap.parse_args()
     device = resolve_device(args.device)
     print(f"# backbone training speed, batch {args.batch}, fp32, 1x28x28, {device_name(device)}, commit {git_commit()[:12]}")
-    print(f"| backbone | img/s | " + " | ".join(f"epoch {k}" for k in EPOCH_SIZES) + " |")
+    print("| backbone | img/s | " + " | ".join(f"epoch {k}" for k in EPOCH_SIZES) + " |")
     print("|---|---:|" + "---:|" * len(EPOCH_SIZES))
     for name in args.backbones:
         torch.manual_seed(0)

@@ -10,7 +10,6 @@ from torch.testing import assert_close
 from wfnet import WFConv2d, WFLinear, WFNetError, create_backbone, wrap
 from wfnet.layers import GateSelection, select_gates
 
-from .conftest import TinyCNN
 
 
 def _randomize_alpha(model, seed=0):

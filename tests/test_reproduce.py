@@ -36,11 +36,12 @@ def _numbers(results_dir: Path) -> dict[str, dict[str, object]]:
     return out
 
 
-def _run_cli(results: Path, runs: Path) -> subprocess.Popen[str]:
+def _run_cli(results: Path, runs: Path, log: Path) -> subprocess.Popen[bytes]:
     code = ("import sys; from tests.test_reproduce import MICRO; from wfnet.reproduce import reproduce; "
             f"reproduce('mnist-5k', 'resnet18', MICRO, {str(results)!r}, {str(runs)!r}, 'cpu', progress=False)")
-    return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(log, "ab") as fh:  # a file, not a pipe: a chatty child can never block on it
+        return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                                stdout=fh, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +85,17 @@ def _complete_files(root: Path) -> None:
 def test_killed_run_resumes_to_the_same_numbers(uninterrupted, tmp_path):
     clean_root, clean_wall = uninterrupted
     results, runs = tmp_path / "results", tmp_path / "runs"
+    log = tmp_path / "log.txt"
     for fraction in (0.15, 0.4, 0.7):
-        proc = _run_cli(results, runs)
-        time.sleep(clean_wall * fraction)
-        if proc.poll() is None:
+        proc = _run_cli(results, runs, log)
+        try:
+            proc.wait(timeout=clean_wall * fraction)
+        except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+            proc.wait()
         _complete_files(tmp_path)
-    proc = _run_cli(results, runs)
-    out, _ = proc.communicate(timeout=1800)
-    assert proc.returncode == 0, out
+    proc = _run_cli(results, runs, log)
+    assert proc.wait(timeout=1800) == 0, log.read_text()[-3000:]
     _complete_files(tmp_path)
     assert _numbers(results) == _numbers(clean_root / "results")
 

@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from .backbones import build, create_backbone
 from .checkpoint import load, save_original

@@ -23,23 +23,21 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 from tqdm.auto import tqdm
 
-from .baselines import negative_gradients, random_labels, retrain_without
 from .data import load_dataset
-from .metrics import aggregate, class_scores
+from .metrics import aggregate
 from .mia import MIAConfig, MIAResult, class_mia, model_mia, split_logits, summarize
 from .multiforget import MultiForgetConfig, run_multiforget
 from .presets import PRESETS, Preset
 from .provenance import resolve_device
-from .relearn import relearn_time, trainable_copy
-from .reproduce import SINGLE_CLASS, Run, _rt_summary, _scores_row, _wf_model
+from .reproduce import SINGLE_CLASS, Run, _rt_summary, _scores_row, _wf_model, single_class_piece
+from .reproduce import unlearn_class as reproduce_unlearn_class
 from .results import METHOD_LABELS, METHODS, finite_or_none, read_result, write_result
 from .salun import SalunConfig, salun
-from .train import predict
 
 NEW_METHODS = ("salun",)
 LABELS = {**METHOD_LABELS, "salun": "SalUn †"}
@@ -63,34 +61,10 @@ def _mia_back(blob: dict[str, Any]) -> dict[str, MIAResult]:
 # -- single-class methods: the unlearning step of each, by name ---------------------------------
 
 def unlearn_class(run: Run, method: str, c: int, salun_cfg: SalunConfig) -> nn.Module:
-    """The model unlearned on class c by a single-class method (the dispatch of
-    ``reproduce._single_class_piece``, plus SalUn)."""
-    if method == "retrained":
-        cfg = run.preset.train_config(run.data.name, run.backbone, run.seed)
-        return retrain_without(run.factory, run.data, c, cfg, run.device)
-    if method == "random_labels":
-        return random_labels(run.original, run.data, c, run.preset.random_labels, run.device)
-    if method == "negative_gradients":
-        return negative_gradients(run.original, run.data, c, run.preset.negative_gradients, run.device)
+    """The model unlearned on class c by a single-class method: the paper's three, or SalUn."""
     if method == "salun":
         return salun(run.original, run.data, c, salun_cfg, run.device)
-    raise ValueError(f"{method!r} is not a single-class method")
-
-
-def _piece(run: Run, c: int, unlearn: Callable[[], nn.Module],
-           extra: Callable[[nn.Module], dict[str, Any]]) -> dict[str, Any]:
-    """``reproduce._single_class_piece`` with the unlearning step passed in and an ``extra``
-    measurement taken while the model exists (here: its MIA)."""
-    start = time.perf_counter()
-    model = unlearn()
-    unlearn_wall = time.perf_counter() - start
-    logits = predict(model, run.data.test, run.data, run.device)
-    sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
-    more = extra(model)
-    rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
-                      run.preset.relearn_config(run.backbone, run.seed), run.device)
-    return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
-            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start, **more}
+    return reproduce_unlearn_class(run, method, c)
 
 
 def run_salun(run: Run, cfg: SalunConfig, mia_cfg: MIAConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -99,7 +73,7 @@ def run_salun(run: Run, cfg: SalunConfig, mia_cfg: MIAConfig) -> tuple[dict[str,
     folder = f"beyond/salun-{_key(cfg.as_dict(), mia_cfg.as_dict())}"
     per_class = []
     for c in tqdm(range(run.data.num_classes), desc="salun", disable=not run.progress, leave=False):
-        per_class.append(run.cached_json(f"{folder}/class_{c}.json", lambda: _piece(
+        per_class.append(run.cached_json(f"{folder}/class_{c}.json", lambda: single_class_piece(
             run, c, lambda: salun(run.original, run.data, c, cfg, run.device),
             lambda model: {"mia": _mia_dict(model_mia(model, run.data, c, run.device, mia_cfg))})))
     scores = aggregate([_scores_row(p) for p in per_class]).as_dict()

@@ -129,29 +129,39 @@ def run_original(run: Run) -> dict[str, Any]:
                 train_config=run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict())}
 
 
-def _single_class_piece(run: Run, method: str, c: int) -> dict[str, Any]:
-    """Unlearn class c with a single-class method, score it, measure its relearn time."""
-    start = time.perf_counter()
+def unlearn_class(run: Run, method: str, c: int) -> torch.nn.Module:
+    """The model unlearned on class c by one of the paper's single-class methods."""
     if method == "retrained":
         cfg = run.preset.train_config(run.data.name, run.backbone, run.seed)
-        model = retrain_without(run.factory, run.data, c, cfg, run.device)
-    elif method == "random_labels":
-        model = random_labels(run.original, run.data, c, run.preset.random_labels, run.device)
-    else:
-        model = negative_gradients(run.original, run.data, c, run.preset.negative_gradients, run.device)
+        return retrain_without(run.factory, run.data, c, cfg, run.device)
+    if method == "random_labels":
+        return random_labels(run.original, run.data, c, run.preset.random_labels, run.device)
+    if method == "negative_gradients":
+        return negative_gradients(run.original, run.data, c, run.preset.negative_gradients, run.device)
+    raise WFNetError(f"{method!r} is not a single-class method; expected one of {SINGLE_CLASS}")
+
+
+def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module],
+                       extra: Callable[[torch.nn.Module], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Unlearn class c (``unlearn()``), score it, take ``extra`` measurements while the model
+    exists, then measure its relearn time (which fine-tunes a copy)."""
+    start = time.perf_counter()
+    model = unlearn()
     unlearn_wall = time.perf_counter() - start
     logits = predict(model, run.data.test, run.data, run.device)
     sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
+    more = extra(model) if extra is not None else {}
     rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
                       run.preset.relearn_config(run.backbone, run.seed), run.device)
     return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
-            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start}
+            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start, **more}
 
 
 def run_single_class(run: Run, method: str) -> dict[str, Any]:
     per_class = []
     for c in tqdm(range(run.data.num_classes), desc=method, disable=not run.progress, leave=False):
-        per_class.append(run.cached_json(f"{method}/class_{c}.json", lambda: _single_class_piece(run, method, c)))
+        per_class.append(run.cached_json(f"{method}/class_{c}.json",
+                                         lambda: single_class_piece(run, c, lambda: unlearn_class(run, method, c))))
     scores = aggregate([_scores_row(p) for p in per_class]).as_dict()
     rt, failed = _rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
