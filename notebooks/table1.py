@@ -18,7 +18,7 @@
 #
 # **Reading the columns.** `paper` columns (grey) are the values printed in Poppi et al. (2024),
 # Table 1, copied verbatim. Every other column is ours, read from `results/` and labelled
-# `ours · <preset> · <dataset>`: `smoke` runs are quarter-width models trained for a few epochs on 2 CPU
+# `ours · <preset> · <dataset>`: `smoke` runs are 1/8-width models trained for a few epochs on 2 CPU
 # cores (they show that the pipeline works, not the paper's claims), `paper` preset runs follow
 # the paper's protocol. `not run` = no result file for that cell; `–` = no value exists (the paper
 # prints "-", e.g. RT of the original model). ZRF is shown on the paper's scale for each dataset
