@@ -151,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .provenance import git_commit
+
+    git_commit()  # pin the code version this run starts with
     try:
         return run(args)
     except WFNetError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import platform
 import subprocess
 from pathlib import Path
@@ -12,8 +13,12 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """HEAD of the checkout the package runs from, with '+dirty' when files differ from it."""
+    """HEAD of the checkout the package runs from, with '+dirty' when files differ from it.
+
+    Cached: the first call pins it, so a long run records the code it started with even if
+    commits land while it runs (the CLI and ``reproduce`` call it when they start)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
                               text=True, timeout=10, check=True).stdout.strip()

@@ -28,7 +28,7 @@ from .io import _atomic_write, atomic_write_json
 from .metrics import aggregate, class_scores, random_reference
 from .pipeline import RANDOM_REFERENCE_SEED
 from .presets import PRESETS, Preset
-from .provenance import provenance, resolve_device
+from .provenance import git_commit, provenance, resolve_device
 from .relearn import class_accuracy, relearn_time, trainable_copy
 from .results import METHODS, RELATIONSHIPS, finite_or_none, read_result, result_path, write_result
 from .train import predict, train_model
@@ -239,6 +239,7 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
               runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
               seed: int = 0, methods: list[str] | None = None, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Run (or reuse) every method for one dataset x backbone; write one result file each."""
+    git_commit()  # pin the code version this run starts with (provenance)
     p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
     preset = p.name
     methods = list(methods or METHODS)
