@@ -1,6 +1,12 @@
-"""wfnet: multi-class unlearning via Weight Filtering (Poppi et al., IEEE Intelligent Systems 2024)."""
+"""wfnet: multi-class unlearning via Weight Filtering (Poppi et al., IEEE Intelligent Systems 2024).
+
+The public API: build a backbone, ``wrap`` it; then ``wfnet.untrain.untrain`` every class in one
+round, score it with ``wfnet.metrics``, or run a whole Table-1 column with ``wfnet.reproduce``
+(functions stay in their modules so that no name shadows a submodule).
+"""
 
 from .backbones import BACKBONES, BackboneSpec, create_backbone
+from .config import TrainConfig, UntrainConfig
 from .errors import CheckpointError, DatasetNotFoundError, WFNetError
 from .layers import WFConv2d, WFLayer, WFLinear
 from .wrap import WFModel, wrap
@@ -8,6 +14,7 @@ from .wrap import WFModel, wrap
 __version__ = "0.1.0"
 
 __all__ = [
-    "BACKBONES", "BackboneSpec", "CheckpointError", "DatasetNotFoundError", "WFConv2d",
-    "WFLayer", "WFLinear", "WFModel", "WFNetError", "create_backbone", "wrap",
+    "BACKBONES", "BackboneSpec", "CheckpointError", "DatasetNotFoundError", "TrainConfig",
+    "UntrainConfig", "WFConv2d", "WFLayer", "WFLinear", "WFModel", "WFNetError",
+    "create_backbone", "wrap",
 ]

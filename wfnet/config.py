@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 
@@ -71,4 +71,4 @@ def override(cfg: Any, **changes: Any) -> Any:
     return replace(cfg, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["TrainConfig", "UntrainConfig", "field", "override", "train_defaults", "untrain_defaults"]
+__all__ = ["TrainConfig", "UntrainConfig", "override", "train_defaults", "untrain_defaults"]

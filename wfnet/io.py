@@ -36,6 +36,10 @@ def _umask() -> int:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    atomic_write_text(path, text)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda p: p.write_text(text))
 
 

@@ -6,7 +6,8 @@ Reading guide (paper section "Training"):
   that differ from its labels (label expansion).
 - ``FORGET_TERMS``: lambda1 / L_f. The literal reciprocal of the forget half's mean CE is kept
   as an option, but its gradient explodes on a well-fit model (CE ~ 1e-3); the default averages
-  lambda1 / max(CE_c, floor) over the classes present in the batch (see the ablation page).
+  lambda1 / clip(CE_c, floor, cap) over the classes present in the batch, so a class stops
+  pushing its gates once forgotten (see the README's ablation and the deviations page).
 - ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
   1 - sigmoid(alpha), an L1 pull of every gate towards open, which keeps most gates open and lets
   few close (sparsity), as the paper asks.

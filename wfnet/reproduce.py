@@ -24,7 +24,7 @@ from .checkpoint import load, save_original, save_wf
 from .data import ImageDataset, load_dataset
 from .errors import WFNetError
 from .explain import gate_curves, relationships
-from .io import _atomic_write, atomic_write_json
+from .io import atomic_write_json, atomic_write_text
 from .metrics import aggregate, class_scores, random_reference
 from .pipeline import RANDOM_REFERENCE_SEED
 from .presets import PRESETS, Preset
@@ -232,7 +232,7 @@ def _write_relationships(path: Path, rows: list[dict[str, object]]) -> None:
     writer = csv.DictWriter(buf, fieldnames=["layer", "filter", "class", "relevance"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write(path, lambda p: p.write_text(buf.getvalue()))
+    atomic_write_text(path, buf.getvalue())
 
 
 def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",

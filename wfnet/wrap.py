@@ -7,7 +7,7 @@ other module (and the forward of the backbone) stays as it was.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -174,7 +174,3 @@ class WFModel(nn.Module):
 def wrap(model: nn.Module, num_classes: int, targets: Targets = "auto", init: float = ALPHA_INIT) -> WFModel:
     """Return a WF copy of ``model``: ``forward(x, forget=c)`` forgets class c (model untouched)."""
     return WFModel(model, num_classes, targets, init)
-
-
-def wrapped_layer_names(model: WFModel) -> Iterable[str]:
-    return list(model.layer_names)
