@@ -111,3 +111,20 @@ def test_cache_key_follows_derived_configs(monkeypatch):
     assert smoke.key("mnist-5k", "resnet18", 1) != before
     monkeypatch.setattr(presets, "untrain_defaults", lambda backbone: UntrainConfig(lr=1.0))
     assert smoke.key("mnist-5k", "resnet18", 0) != before
+
+
+def test_random_reference_does_not_depend_on_what_was_loaded_first(tmp_path):
+    """M* of ZRF must be the same model whether or not the original was loaded before it: a
+    resumed run reaches it in another order (this once shifted M*'s initialisation)."""
+    import torch
+
+    from wfnet.reproduce import Run
+
+    from .conftest import synthetic_dataset
+
+    data = synthetic_dataset()
+    first = Run(data, "resnet18", MICRO, tmp_path, torch.device("cpu"), 0, False)
+    first.original  # trains and caches the original, then M*
+    uninterrupted = first.random_logits
+    resumed = Run(data, "resnet18", MICRO, tmp_path, torch.device("cpu"), 0, False)
+    assert torch.equal(resumed.random_logits, uninterrupted)  # original not loaded beforehand

@@ -89,7 +89,8 @@ class Run:
     @property
     def random_logits(self) -> torch.Tensor:
         if self._random_logits is None:
-            rnd = random_reference(lambda: build(self.original.wfnet_spec), RANDOM_REFERENCE_SEED)
+            spec = self.original.wfnet_spec  # load first: loading inside the seeded block would
+            rnd = random_reference(lambda: build(spec), RANDOM_REFERENCE_SEED)  # shift M*'s init
             self._random_logits = predict(rnd, self.data.test, self.data, self.device)
         return self._random_logits
 
