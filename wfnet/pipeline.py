@@ -27,7 +27,8 @@ from .wrap import wrap
 RANDOM_REFERENCE_SEED = 12345  # M* in ZRF: fixed so every method is compared to the same model
 
 
-def _dataset_fields(data: ImageDataset) -> dict[str, Any]:
+def dataset_fields(data: ImageDataset) -> dict[str, Any]:
+    """The dataset part of every provenance record."""
     return {"dataset": data.name, "train_size": len(data.train), "test_size": len(data.test),
             "data_source": data.source}
 
@@ -44,7 +45,7 @@ def train_original(data: ImageDataset, backbone: str, out: Path, cfg: TrainConfi
         "test_acc": result.test_acc,
         "train_images_per_second": result.images_per_second,
         "provenance": provenance(device, wall, backbone=backbone, width=width, seed=cfg.seed,
-                                 train_config=cfg.as_dict(), **_dataset_fields(data)),
+                                 train_config=cfg.as_dict(), **dataset_fields(data)),
     }
     save_original(out / "model.pt", result.model, model.wfnet_spec, metrics)
     atomic_write_json(out / "metrics.json", metrics)
@@ -74,7 +75,7 @@ def untrain_checkpoint(checkpoint: Path, out: Path, cfg: UntrainConfig, device: 
         "original": loaded.meta,
         "provenance": provenance(device, result.wall_seconds, backbone=loaded.spec.name,
                                  width=loaded.spec.width, seed=cfg.seed, checkpoint=str(checkpoint),
-                                 untrain_config=cfg.as_dict(), **_dataset_fields(data)),
+                                 untrain_config=cfg.as_dict(), **dataset_fields(data)),
     }
     save_wf(out / "wf.pt", result.model, loaded.spec, metrics)
     atomic_write_json(out / "metrics.json", metrics)
@@ -97,7 +98,7 @@ def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
         "kind": loaded.kind, **scores.as_dict(),
         "provenance": provenance(device, time.perf_counter() - start, backbone=loaded.spec.name,
                                  width=loaded.spec.width, checkpoint=str(checkpoint),
-                                 **_dataset_fields(data)),
+                                 **dataset_fields(data)),
     }
     atomic_write_json(out / "metrics.json", metrics)
     return metrics

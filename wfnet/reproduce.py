@@ -26,7 +26,7 @@ from .errors import WFNetError
 from .explain import gate_curves, relationships
 from .io import atomic_write_json, atomic_write_text
 from .metrics import aggregate, class_scores, random_reference
-from .pipeline import RANDOM_REFERENCE_SEED
+from .pipeline import RANDOM_REFERENCE_SEED, dataset_fields
 from .presets import PRESETS, Preset
 from .provenance import git_commit, provenance, resolve_device
 from .relearn import class_accuracy, relearn_time, trainable_copy
@@ -103,9 +103,7 @@ class Run:
         return self._targets
 
     def base_provenance(self, wall: float, **extra: object) -> dict[str, Any]:
-        return provenance(self.device, wall, dataset=self.data.name, train_size=len(self.data.train),
-                          test_size=len(self.data.test), data_source=self.data.source,
-                          backbone=self.backbone, width=self.preset.width, seed=self.seed,
+        return provenance(self.device, wall, **dataset_fields(self.data), backbone=self.backbone, width=self.preset.width, seed=self.seed,
                           preset=self.preset.name, key=self.key, **extra)
 
 
