@@ -19,11 +19,14 @@
 #    $\alpha$ per class. A deletion request that names a set $S$ is answered with no retraining by
 #    combining the rows of $S$: the *product* $\prod_{c\in S}\sigma(\alpha_c)$ (what
 #    `model(x, forget=S)` does) or the *minimum* $\min_{c\in S}\sigma(\alpha_c) =
-#    \sigma(\min_{c\in S}\alpha_c)$. No row was trained for this: each row forgets its class
-#    *while retaining the others*, so closing the union of filters can also hurt classes that
-#    share them. We score every pair of classes and a fixed-seed sample of triples: accuracy on
+#    \sigma(\min_{c\in S}\alpha_c)$ (`model(x, forget=S, combine="min")`), both applied in the
+#    model's forward like a single row, at the same cost. No row was trained for this: each row
+#    forgets its class *while retaining the others*, so closing the union of filters can also hurt
+#    classes that share them. We score every pair of classes and a fixed-seed sample of triples: accuracy on
 #    the test samples of the forgotten set (Acc_f, lower is better) and on the rest (Acc_r),
-#    beside what the single rows achieve on the same samples.
+#    beside what the single rows achieve on the same samples. Every pair can also be picked on the
+#    {doc}`interactive page <interactive_forgetting>` (product), and any set, with either
+#    combination, in its live notebook.
 # 2. **Membership inference.** MIA-efficacy as in SalUn (Fan et al., ICLR 2024): an attack fit on
 #    the unlearned model's true-label confidence for retain-train samples (members) against test
 #    samples of the retained classes (non-members), balanced; the score is the fraction of the
@@ -77,9 +80,9 @@ for p, d, b in runs:
     display(Markdown(beyond.multiforget_findings(mf)))
 
 # %% [markdown]
-# Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$ with the product of the
-# two rows; the diagonal is the single row $a$. Left: accuracy on the two forgotten classes;
-# right: on the other eight.
+# Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$, the two rows combined by
+# their product (first figure) or their minimum (second); the diagonal is the single row $a$.
+# Left: accuracy on the two forgotten classes; right: on the other eight.
 
 # %% tags=["hide-input"]
 for p, d, b in runs:

@@ -12,11 +12,11 @@ from torch.testing import assert_close
 
 from wfnet import wrap
 from wfnet.baselines import FinetuneConfig
+from wfnet.errors import WFNetError
 from wfnet.explain import OPEN
 from wfnet.layers.gates import select_gates
 from wfnet.mia import MIAConfig, mia_efficacy, mia_features, model_mia
-from wfnet.multiforget import (MultiForgetConfig, evaluate_multiforget, min_row, sample_sets,
-                               set_logits)
+from wfnet.multiforget import MultiForgetConfig, evaluate_multiforget, sample_sets, set_logits
 from wfnet.relearn import class_accuracy
 from wfnet.salun import SalunConfig, saliency_mask, salun
 from wfnet.train import predict
@@ -49,8 +49,8 @@ def test_one_row_set_equals_single_row(tiny_cnn):
     with torch.no_grad():
         for c in range(4):
             assert_close(wf(x, forget={c}), wf(x, forget=c), atol=1e-6, rtol=1e-6)
-            with min_row(wf, [c]) as row:  # the min combination of one row is that row, exactly
-                assert row == c and torch.equal(wf(x, forget=row), wf(x, forget=c))
+            # the min combination of one row is that row, exactly
+            assert torch.equal(wf(x, forget={c}, combine="min"), wf(x, forget=c))
 
 
 @pytest.mark.parametrize("combine", ["product", "min"])
@@ -66,24 +66,32 @@ def test_all_rows_with_open_gates_equal_the_plain_model(trained_toy, combine):
     assert torch.equal(got.argmax(1), expected.argmax(1))
 
 
-def test_min_row_is_the_min_of_the_gates_and_restores_alpha(tiny_cnn):
-    wf = _random_alpha(wrap(tiny_cnn, 4), seed=1)
+def test_set_logits_min_equals_a_row_holding_the_min_alpha(trained_toy):
+    """Hand reference: write the elementwise min of the set's alpha rows into one row of a copy."""
+    model, data = trained_toy
+    wf = _random_alpha(wrap(model, data.num_classes), seed=1)
     before = wf.alpha_state_dict()
-    layer = wf.wf_layers()["conv1"]
-    with min_row(wf, [3, 1]) as row:
-        assert row == 1
-        gates = select_gates(layer.alpha_weight.detach(), torch.tensor([row]))
-        expected = torch.minimum(torch.sigmoid(before["conv1.alpha_weight"][1]),
-                                 torch.sigmoid(before["conv1.alpha_weight"][3]))
-        assert_close(gates[0], expected)
-    after = wf.alpha_state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    ref = copy.deepcopy(wf)
+    with torch.no_grad():
+        for a in ref.alphas():
+            a[1] = a[[1, 3]].amin(0)
+    expected = predict(ref, data.test, data, CPU, forget=1)
+    assert torch.equal(set_logits(wf, data, [3, 1], "min", CPU), expected)
+    assert all(torch.equal(before[k], v) for k, v in wf.alpha_state_dict().items())  # alpha untouched
 
 
-def test_product_closes_at_least_as_much_as_min(tiny_cnn):
+def test_set_logits_rejects_an_unknown_combination(trained_toy):
+    model, data = trained_toy
+    with pytest.raises(WFNetError, match=r"unknown combine 'max'.*'product', 'min'"):
+        set_logits(wrap(model, data.num_classes), data, [0, 1], "max", CPU)
+
+
+def test_product_closes_at_least_as_much_as_min():
     alpha = torch.randn(4, 7) * 2
-    product = select_gates(alpha, torch.tensor([[1.0, 1.0, 0.0, 1.0]]))[0]
-    assert torch.all(product <= torch.sigmoid(alpha[[0, 1, 3]]).amin(0) + 1e-7)
+    mask = torch.tensor([[1.0, 1.0, 0.0, 1.0]])
+    product, minimum = select_gates(alpha, mask)[0], select_gates(alpha, mask, "min")[0]
+    assert torch.equal(minimum, torch.sigmoid(alpha[[0, 1, 3]]).amin(0))
+    assert torch.all(product <= minimum + 1e-7)
 
 
 def test_sets_are_all_pairs_and_a_fixed_sample_of_triples():

@@ -164,8 +164,14 @@ def test_interactive_page_embeds_every_state():
     assert state, "no embedded widget state"
     models = json.loads(state.group(1))["state"]
     assert any(m["model_name"] == "LinkModel" for m in models.values()), "no jslink between selector and panels"
-    stacks = [m for m in models.values() if m["model_name"] == "StackModel"]
-    assert len(stacks) == 1
-    n_states = len(stacks[0]["state"]["children"])
+    stacks = {k: m for k, m in models.items() if m["model_name"] == "StackModel"}
+    nested = {c.removeprefix("IPY_MODEL_") for m in stacks.values() for c in m["state"]["children"]} & set(stacks)
+    outer = [m for k, m in stacks.items() if k not in nested]
+    assert len(outer) == 1, "one selector stack (its children: panels, or one stack of panels per class)"
+    n_states = len(outer[0]["state"]["children"])  # the original model + one per class
     assert n_states >= 3
-    assert len(set(re.findall(r'data-forget=\\?"(\w+)\\?"', state.group(1)))) >= n_states
+    forgets = set(re.findall(r'data-forget=\\?"([\w,]+)\\?"', state.group(1)))
+    assert len({f for f in forgets if "," not in f}) >= n_states
+    if nested:  # "forget" + "and": every pair of classes is precomputed too
+        n = n_states - 1
+        assert len(nested) == n_states and len({f for f in forgets if "," in f}) == n * (n - 1) // 2

@@ -1,8 +1,9 @@
 """The built book in a real browser: headless Chromium, offline, driven by selenium.
 
 Serves _build/html on 127.0.0.1, records every network request the pages make (any request to
-another host is a failure, as is any failed request to the site itself), selects two classes on
-the interactive page and checks that the panel shows the precomputed values of those classes.
+another host is a failure, as is any failed request to the site itself), selects two classes one
+after the other on the interactive page, then the pair of them ("forget" + "and"), and checks that
+the panel shows the precomputed values of each selection.
 Screenshots go to _build/screenshots/ (CI artifacts). Needs Debian's chromium + chromium-driver.
 Without a built book or a browser these tests skip, except in CI (CI=true), where they fail.
 """
@@ -29,6 +30,7 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 SMOKE_RESULT = ROOT / "results" / "smoke" / "mnist-5k" / "resnet18" / "wfnet.json"
+SMOKE_MULTIFORGET = SMOKE_RESULT.with_name("multiforget.json")
 INTERACTIVE = "notebooks/interactive_forgetting.html"
 PAGES = ("book/intro.html", "book/reproduce.html", "notebooks/table1.html", "notebooks/table2.html",
          "notebooks/figures.html", "notebooks/about.html", "book/deviations.html",
@@ -189,5 +191,23 @@ def test_select_two_classes_on_the_interactive_page(browser: Any, site: str):
             assert state["acc-r"] == f"{expected[cls]['acc_r']:.2f}", (cls, state, expected[cls])
         browser.save_screenshot(str(SHOTS / f"interactive_class{cls}.png"))
     assert seen[0] != seen[1]
+    # the pair {3, 7}: "forget" 3 "and" 7, the values `python -m wfnet.beyond` measured (product)
+    selects = browser.find_elements(By.CSS_SELECTOR, ".widget-dropdown select")
+    assert len(selects) == 2, "expected a 'forget' and an 'and' selector"
+    Select(selects[0]).select_by_index(3 + 1)
+    Select(selects[1]).select_by_index(7 + 1)  # option 0 is "nothing else"
+    wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == "3,7", timeout=20)
+    pair = visible_state(browser)
+    sets = ({tuple(s["classes"]): s for s in json.loads(SMOKE_MULTIFORGET.read_text())["sets"]}
+            if SMOKE_MULTIFORGET.is_file() else None)
+    if sets is None and os.environ.get("CI") == "true":
+        pytest.fail(f"{SMOKE_MULTIFORGET} missing in CI")
+    if sets is not None:
+        assert pair["acc-f"] == f"{sets[(3, 7)]['product']['acc_f']:.2f}", (pair, sets[(3, 7)])
+        assert pair["acc-r"] == f"{sets[(3, 7)]['product']['acc_r']:.2f}", (pair, sets[(3, 7)])
+    browser.save_screenshot(str(SHOTS / "interactive_pair3_7.png"))
+    Select(selects[1]).select_by_index(0)  # "nothing else": back to class 3 alone
+    wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == "3", timeout=20)
+    assert visible_state(browser) == seen[0]
     assert network_failures(browser, site) == []
     assert console_errors(browser) == []

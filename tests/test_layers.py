@@ -152,3 +152,94 @@ def test_bad_forget_is_a_clear_error(tiny_cnn, forget, message):
     wf = wrap(tiny_cnn, 4)
     with pytest.raises(WFNetError, match=message):
         wf(torch.randn(3, 1, 8, 8), forget=forget)
+
+
+# -- combining the rows of a class set: product (default) or min ----------------------------------
+
+def test_select_gates_min_of_rows_and_empty_mask_rows_are_open():
+    alpha = torch.randn(4, 5)
+    mask = torch.tensor([[1.0, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 0]])
+    got = select_gates(alpha, mask, "min")
+    assert torch.equal(got[0], torch.sigmoid(torch.minimum(alpha[0], alpha[2])))
+    assert torch.equal(got[1], torch.ones(5)) and torch.equal(got[2], torch.sigmoid(alpha[1]))
+    assert torch.equal(select_gates(alpha, mask[:1], "min"), got[:1])  # the one-set fast path
+
+
+@pytest.mark.parametrize("forget", [2, {2}, "mask1", "maskB"])
+def test_min_over_one_class_is_the_single_row_model_exactly(tiny_cnn, forget):
+    wf = wrap(tiny_cnn, 4)
+    _randomize_alpha(wf)
+    x = torch.randn(3, 1, 8, 8)
+    if isinstance(forget, str):
+        mask = torch.zeros(1 if forget == "mask1" else 3, 4)
+        mask[:, 2] = 1
+        forget = mask.expand(3, 4) if mask.shape[0] == 1 else mask
+    with torch.no_grad():
+        assert_close(wf(x, forget=forget, combine="min"), wf(x, forget=2), atol=0, rtol=0)
+
+
+def test_combine_leaves_the_original_model_bit_for_bit(tiny_cnn):
+    wf = wrap(tiny_cnn, 4)
+    _randomize_alpha(wf)
+    x = torch.randn(3, 1, 8, 8)
+    assert torch.equal(wf(x, combine="min"), tiny_cnn(x))
+    assert wf.selection.rows is None and wf.selection.combine == "product"  # reset after a forward
+
+
+@pytest.mark.parametrize("combine", ["product", "min"])
+@pytest.mark.parametrize("name", ["resnet18", "vit_tiny"])
+def test_all_classes_with_open_gates_equal_plain_backbone(name, combine):
+    torch.manual_seed(0)
+    model = create_backbone(name, 10, 3, 32, width=0.25).eval()
+    wf = wrap(model, 10)
+    with torch.no_grad():
+        for a in wf.alphas():
+            a.fill_(50.0)
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(x)
+        assert_close(wf(x, forget=set(range(10)), combine=combine), expected, atol=1e-5, rtol=1e-5)
+        assert_close(wf(x, forget=torch.ones(3, 10), combine=combine), expected, atol=1e-5, rtol=1e-5)
+
+
+def _min_row_reference(wf, classes: list[int]):
+    """A copy of ``wf`` whose row ``classes[0]`` holds the elementwise min alpha of ``classes``."""
+    import copy
+
+    ref = copy.deepcopy(wf)
+    with torch.no_grad():
+        for a in ref.alphas():
+            a[classes[0]] = a[classes].amin(0)
+    return ref
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit_tiny"])
+def test_min_on_a_set_equals_a_row_holding_the_min_alpha(name):
+    torch.manual_seed(0)
+    wf = wrap(create_backbone(name, 10, 1, 28, width=0.25).eval(), 10)
+    _randomize_alpha(wf)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        got = wf(x, forget={7, 2, 5}, combine="min")
+        assert torch.equal(got, _min_row_reference(wf, [2, 5, 7])(x, forget=2))
+        assert not torch.equal(got, wf(x, forget={2, 5, 7}))  # the product is another model
+        # a different set per sample: each sample as if run alone
+        mask = torch.zeros(4, 10)
+        sets = [[0, 3], [2, 5, 7], [0, 3], [9]]
+        for i, s in enumerate(sets):
+            mask[i, s] = 1
+        batched = wf(x, forget=mask, combine="min")
+        alone = torch.cat([_min_row_reference(wf, s)(x[i:i + 1], forget=s[0]) for i, s in enumerate(sets)])
+    assert_close(batched, alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("forget", [None, 1, {0, 2}, torch.ones(3, 4)])
+def test_unknown_combine_is_a_clear_error(tiny_cnn, forget):
+    wf = wrap(tiny_cnn, 4)
+    with pytest.raises(WFNetError, match=r"unknown combine 'max': expected one of \['product', 'min'\]"):
+        wf(torch.randn(3, 1, 8, 8), forget=forget, combine="max")
+    with pytest.raises(WFNetError, match="unknown combine"):
+        wf.forward_rows(torch.randn(3, 1, 8, 8), torch.tensor([1]), combine="mean")
+    with pytest.raises(WFNetError, match="unknown combine"):
+        select_gates(torch.zeros(4, 2), torch.ones(1, 4), "sum")
+    assert wf.selection.combine == "product"

@@ -49,3 +49,15 @@ def test_acc_r_acc_f_per_class_on_a_hand_made_case():
     assert [c.acc_f for c in s.per_class] == [50.0, 100.0]
     assert [c.acc_r for c in s.per_class] == [100.0, 50.0]
     assert s.acc_f == 75.0 and s.acc_r == 75.0
+
+
+def test_membership_inference_is_served_by_metrics():
+    """Issue 10: the MIA evaluation is part of wfnet.metrics (implemented in wfnet.mia)."""
+    from wfnet import metrics, mia
+
+    for name in ("MIAConfig", "MIAResult", "mia_features", "mia_efficacy", "class_mia", "model_mia",
+                 "wf_mia", "per_class_mia"):
+        assert name in metrics.__all__ and getattr(metrics, name) is getattr(mia, name)
+    assert all(hasattr(metrics, name) for name in metrics.__all__)
+    same = torch.full((100,), 0.9)  # members and non-members alike: the attack cannot tell
+    assert metrics.mia_efficacy(same, same, same[:10], metrics.MIAConfig()).efficacy == 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -113,23 +114,105 @@ def _batches(core: widgets.ForgettingCore):
         yield from BatchIterator(core.data.test, 512, core.data.mean, core.data.std, core.device)
 
 
-def test_static_page_precomputes_every_state_and_jslinks(core: widgets.ForgettingCore):
+def _links(manager_state: dict) -> list[dict]:
+    return [m["state"] for m in manager_state["state"].values() if m["model_name"] == "LinkModel"]
+
+
+def _link(source: object, target: object) -> dict:
+    return {"source": [f"IPY_MODEL_{source.model_id}", "index"],
+            "target": [f"IPY_MODEL_{target.model_id}", "selected_index"]}
+
+
+def test_static_page_precomputes_every_state_and_pair_and_jslinks(core: widgets.ForgettingCore):
     import ipywidgets as w
-    from ipywidgets.embed import embed_data
+    from ipywidgets.embed import dependency_state, embed_data
 
     page = widgets.static_page(core, k=2)
-    select, stack = page.children
-    assert isinstance(select, w.Dropdown) and isinstance(stack, w.Stack)
-    assert len(stack.children) == len(core.classes) + 1
-    manager_state = embed_data(views=[page])["manager_state"]
+    (first, second), outer = page.children[0].children, page.children[1]
+    n = len(core.classes)
+    assert isinstance(first, w.Dropdown) and isinstance(second, w.Dropdown) and isinstance(outer, w.Stack)
+    assert first.options[0].startswith("none") and second.options[0] == "nothing else"
+    assert len(first.options) == len(second.options) == n + 1
+    inner = outer.children
+    assert len(inner) == n + 1 and all(isinstance(s, w.Stack) and len(s.children) == n + 1 for s in inner)
+    # "forget" i and "and" j (0 = nothing, c + 1 = class c) show one panel, whatever the order
+    for i in range(n + 1):
+        assert inner[i].children[i] is inner[i].children[0] is inner[0].children[i]  # {c} or the original
+        for j in range(n + 1):
+            assert inner[i].children[j] is inner[j].children[i]
+    manager_state = embed_data(views=[page], state=dependency_state([page]))["manager_state"]
     state = json.dumps(manager_state)
-    for c in range(len(core.classes)):
+    for c in range(n):
         acc_f = core.state(c).acc_f
         assert f'data-forget=\\"{c}\\" data-acc-f=\\"{acc_f:.2f}\\"' in state
-    # the jslink travels with the page: the browser, not a kernel, switches the panels
-    links = [m["state"] for m in manager_state["state"].values() if m["model_name"] == "LinkModel"]
-    assert {"source": [f"IPY_MODEL_{select.model_id}", "index"],
-            "target": [f"IPY_MODEL_{stack.model_id}", "selected_index"]}.items() <= links[-1].items()
+    for a, b in itertools.combinations(range(n), 2):
+        s = core.state({a, b})
+        assert inner[a + 1].children[b + 1].value.count(f'data-forget="{a},{b}" data-combine="product"') == 1
+        assert f'data-acc-f=\\"{s.acc_f:.2f}\\" data-acc-r=\\"{s.acc_r:.2f}\\"' in state
+    # each panel is stored once; pair panels are HTML only (the PNGs are those of the single states)
+    images = [m for m in manager_state["state"].values() if m["model_name"] == "ImageModel"]
+    assert len(images) == 3 * (n + 1)
+    # the jslinks travel with the page: the browser, not a kernel, switches the panels
+    links = _links(manager_state)
+    assert any(_link(first, outer).items() <= link.items() for link in links)
+    assert all(any(_link(second, s).items() <= link.items() for link in links) for s in inner)
+
+
+def test_static_page_pair_values_are_those_of_multiforget(core: widgets.ForgettingCore):
+    """A pair's numbers on the page are wfnet.multiforget's (the beyond chapter's heatmaps)."""
+    from wfnet.multiforget import set_logits, set_scores
+
+    for pair in ((0, 3), (1, 2)):
+        expected = set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
+        state = core.state(set(pair))
+        assert (state.acc_f, state.acc_r) == (expected["acc_f"], expected["acc_r"])
+        assert state.forget == pair and state.combine == "product"
+
+
+def test_static_page_without_pairs_is_one_dropdown_and_one_stack(core: widgets.ForgettingCore):
+    import ipywidgets as w
+
+    select, stack = widgets.static_page(core, k=2, pairs=False).children
+    assert isinstance(select, w.Dropdown) and isinstance(stack, w.Stack)
+    assert len(stack.children) == len(core.classes) + 1
+
+
+def test_explorer_forgets_a_set_with_either_combination(core: widgets.ForgettingCore):
+    from wfnet.multiforget import set_logits, set_scores
+
+    explorer = widgets.ForgettingExplorer(core, k=3)
+    for combine in ("product", "min"):
+        explorer.select([3, 1], combine)
+        expected = set_scores(set_logits(core.model, core.data, [1, 3], combine, core.device), core.labels, [1, 3])
+        assert explorer.shown["forget"] == (1, 3) and explorer.shown["combine"] == combine
+        assert (explorer.shown["acc_f"], explorer.shown["acc_r"]) == (expected["acc_f"], expected["acc_r"])
+        assert f'data-forget="1,3" data-combine="{combine}"' in explorer.summary.value
+    assert core.state({1, 3}, "min") != core.state({1, 3}, "product")
+    explorer.class_select.value = (2,)  # a click on one class: the single-class state, whatever the combination
+    assert explorer.shown["forget"] == 2 and explorer.shown["acc_f"] == core.state(2).acc_f
+    explorer.class_select.value = ()
+    assert explorer.shown["forget"] is None and 'data-forget="none"' in explorer.summary.value
+
+
+def test_gates_of_a_set_combine_its_rows(core: widgets.ForgettingCore):
+    layer = core.layer_names[0]
+    alpha = core.model.wf_layers()[layer].alpha_weight.detach()
+    g_min = core.gates(layer, {0, 2}, "min")
+    g_prod = core.gates(layer, [2, 0])
+    assert (g_min == torch.sigmoid(torch.minimum(alpha[0], alpha[2])).numpy()).all()
+    assert torch.allclose(torch.from_numpy(g_prod), torch.sigmoid(alpha[0]) * torch.sigmoid(alpha[2]), atol=1e-6)
+    top = core.top_filters(layer, {0, 2}, 3, "min")
+    assert [i for i, _ in top] == list(g_min.argsort(kind="stable")[:3])
+
+
+def test_bad_combine_is_a_clear_error(core: widgets.ForgettingCore):
+    from wfnet.errors import WFNetError
+
+    for forget in ({0, 1}, 2, None):
+        with pytest.raises(WFNetError, match="unknown combine 'max'"):
+            core.state(forget, "max")
+    with pytest.raises(WFNetError, match="unknown combine 'max'"):
+        widgets.ForgettingExplorer(core).select([0, 1], "max")
 
 
 def test_load_core_refuses_an_original_checkpoint(tmp_path: Path):

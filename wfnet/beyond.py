@@ -34,7 +34,7 @@ from .mia import MIAConfig, MIAResult, class_mia, model_mia, split_logits, summa
 from .multiforget import MultiForgetConfig, run_multiforget
 from .presets import PRESETS, Preset
 from .provenance import resolve_device
-from .reproduce import SINGLE_CLASS, Run, _rt_summary, _scores_row, _wf_model, single_class_piece
+from .reproduce import SINGLE_CLASS, Run, rt_summary, scores_row, single_class_piece, wf_model
 from .reproduce import unlearn_class as reproduce_unlearn_class
 from .results import METHOD_LABELS, METHODS, finite_or_none, read_result, write_result
 from .salun import SalunConfig, salun
@@ -76,8 +76,8 @@ def run_salun(run: Run, cfg: SalunConfig, mia_cfg: MIAConfig) -> tuple[dict[str,
         per_class.append(run.cached_json(f"{folder}/class_{c}.json", lambda: single_class_piece(
             run, c, lambda: salun(run.original, run.data, c, cfg, run.device),
             lambda model: {"mia": _mia_dict(model_mia(model, run.data, c, run.device, mia_cfg))})))
-    scores = aggregate([_scores_row(p) for p in per_class]).as_dict()
-    rt, failed = _rt_summary(per_class)
+    scores = aggregate([scores_row(p) for p in per_class]).as_dict()
+    rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
     mia = [_mia_back(p["mia"]) for p in per_class]
     prov = run.base_provenance(
@@ -101,7 +101,7 @@ def mia_of_method(run: Run, method: str, mia_cfg: MIAConfig, salun_cfg: SalunCon
         per_class = [class_mia(train_logits, test_logits, run.data, c, mia_cfg) for c in range(run.data.num_classes)]
         rerun = 0.0
     elif method == "wfnet":
-        model, _ = _wf_model(run)
+        model, _ = wf_model(run)
         per_class = [model_mia(model, run.data, c, run.device, mia_cfg, forget=c) for c in range(run.data.num_classes)]
         rerun = 0.0
     elif method in SINGLE_CLASS:

@@ -6,6 +6,8 @@
   initialised copy on the forget samples. Natural-log JS, not divided by ln 2: that is what puts
   an original MNIST model near the paper's 0.47-0.48. ZRF mostly tracks confidence against a
   near-uniform random model; membership inference complements it.
+- MIA-efficacy (beyond the paper, SalUn's privacy metric): implemented in ``wfnet.mia`` and
+  re-exported here, so that every unlearning metric is found in one module.
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import ImageDataset
+from .mia import (MIAConfig, MIAResult, class_mia, mia_efficacy, mia_features, model_mia, per_class_mia,
+                  wf_mia)
 from .train import predict
+
+__all__ = [
+    "ClassScores", "MIAConfig", "MIAResult", "UnlearningScores", "aggregate", "class_mia", "class_scores",
+    "evaluate_original", "evaluate_per_class_models", "evaluate_wf", "js_divergence", "mia_efficacy",
+    "mia_features", "model_mia", "per_class_mia", "percent", "random_reference", "scores_from_logits",
+    "wf_mia", "zrf_score",
+]
 
 
 def js_divergence(p: Tensor, q: Tensor, eps: float = 1e-12) -> Tensor:

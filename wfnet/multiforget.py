@@ -6,9 +6,8 @@ classes in S into one gate per filter:
 
 - ``product``: prod_{c in S} sigmoid(alpha_c), what ``model(x, forget=S)`` does (a filter is
   as closed as all rows together close it; gates only shrink as S grows);
-- ``min``: min_{c in S} sigmoid(alpha_c), the most closed single row per filter. Because the
-  sigmoid is monotone this is sigmoid(min_c alpha_c), so it is evaluated by writing the
-  elementwise minimum into one row for the duration of a forward (``min_row``).
+- ``min``: min_{c in S} sigmoid(alpha_c) = sigmoid(min_c alpha_c) (the sigmoid is monotone),
+  the most closed single row per filter: ``model(x, forget=S, combine="min")``.
 
 Nothing trained these combinations: each row was untrained to forget its class while the others
 are retained, so closing the union of filters may also hurt retained classes that share them.
@@ -21,21 +20,18 @@ import hashlib
 import itertools
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from .data import ImageDataset
-from .errors import WFNetError
+from .layers import COMBINES, check_combine
 from .train import predict
 from .wrap import WFModel
-
-COMBINES = ("product", "min")
 
 
 @dataclass(frozen=True)
@@ -54,36 +50,10 @@ class MultiForgetConfig:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
-@contextmanager
-def min_row(model: WFModel, classes: Sequence[int]) -> Iterator[int]:
-    """Temporarily set row ``min(classes)`` of every alpha to the elementwise minimum over the
-    rows of ``classes``; yields that row. The learned alpha is restored afterwards."""
-    classes = sorted(set(int(c) for c in classes))
-    if not classes or not all(0 <= c < model.num_classes for c in classes):
-        raise WFNetError(f"classes {classes} invalid: expected a non-empty set within 0..{model.num_classes - 1}")
-    row = classes[0]
-    alphas = model.alphas()
-    saved = [a.data[row].clone() for a in alphas]
-    try:
-        with torch.no_grad():
-            for a in alphas:
-                a.data[row] = a.data[classes].amin(0)
-        yield row
-    finally:
-        with torch.no_grad():
-            for a, s in zip(alphas, saved):
-                a.data[row] = s
-
-
 def set_logits(model: WFModel, data: ImageDataset, classes: Sequence[int], combine: str,
                device: torch.device) -> Tensor:
     """Test logits of the model told to forget every class in ``classes`` at once."""
-    if combine == "product":
-        return predict(model, data.test, data, device, forget=set(classes))
-    if combine == "min":
-        with min_row(model, classes) as row:
-            return predict(model, data.test, data, device, forget=row)
-    raise WFNetError(f"unknown combination {combine!r}; expected one of {list(COMBINES)}")
+    return predict(model, data.test, data, device, forget=set(classes), combine=check_combine(combine))
 
 
 def sample_sets(num_classes: int, size: int, n: int | None, seed: int) -> list[tuple[int, ...]]:
@@ -175,7 +145,7 @@ def evaluate_multiforget(model: WFModel, data: ImageDataset, device: torch.devic
 def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | None = None) -> dict[str, Any]:
     """multiforget.json for one ``wfnet.reproduce.Run``, from its cached WF checkpoint; reused
     when the file's key (run configuration + this config) matches."""
-    from .reproduce import _wf_model
+    from .reproduce import wf_model
     from .results import read_result, write_result
 
     cfg = cfg or MultiForgetConfig()
@@ -185,7 +155,7 @@ def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | 
     if existing is not None and existing.get("provenance", {}).get("key") == key:
         return existing
     start = time.perf_counter()
-    model, _ = _wf_model(run)
+    model, _ = wf_model(run)
     payload = evaluate_multiforget(model.eval(), run.data, run.device, cfg, run.progress)
     prov = run.base_provenance(time.perf_counter() - start, multiforget_config=cfg.as_dict(),
                                forward_passes=len(payload["sets"]) * len(cfg.combines) + run.data.num_classes + 1)

@@ -25,7 +25,7 @@ from .data import ImageDataset, load_dataset
 from .errors import WFNetError
 from .explain import gate_curves, relationships
 from .io import atomic_write_json, atomic_write_text
-from .metrics import aggregate, class_scores, random_reference
+from .metrics import ClassScores, aggregate, class_scores, random_reference
 from .pipeline import RANDOM_REFERENCE_SEED, dataset_fields
 from .presets import PRESETS, Preset
 from .provenance import git_commit, provenance, resolve_device
@@ -107,7 +107,9 @@ class Run:
                           preset=self.preset.name, key=self.key, **extra)
 
 
-def _rt_summary(per_class: list[dict[str, Any]]) -> tuple[float | None, int | None]:
+def rt_summary(per_class: list[dict[str, Any]]) -> tuple[float | None, int | None]:
+    """Mean relearn time over the classes that have one, and how many never relearned
+    (both None when no class has an RT): the ``rt`` / ``rt_failed`` of a result file."""
     rts = [p["rt"] for p in per_class if p.get("rt") is not None]
     if not rts:
         return None, None
@@ -161,8 +163,8 @@ def run_single_class(run: Run, method: str) -> dict[str, Any]:
     for c in tqdm(range(run.data.num_classes), desc=method, disable=not run.progress, leave=False):
         per_class.append(run.cached_json(f"{method}/class_{c}.json",
                                          lambda: single_class_piece(run, c, lambda: unlearn_class(run, method, c))))
-    scores = aggregate([_scores_row(p) for p in per_class]).as_dict()
-    rt, failed = _rt_summary(per_class)
+    scores = aggregate([scores_row(p) for p in per_class]).as_dict()
+    rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
     config = (run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict() if method == "retrained"
               else getattr(run.preset, method).as_dict())
@@ -174,13 +176,14 @@ def run_single_class(run: Run, method: str) -> dict[str, Any]:
                 unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn)}
 
 
-def _scores_row(p: dict[str, Any]):
-    from .metrics import ClassScores
-
+def scores_row(p: dict[str, Any]) -> ClassScores:
+    """The scores of a cached per-class piece (JSON), ready for ``metrics.aggregate``."""
     return ClassScores(p["cls"], p["name"], p["acc_r"], p["acc_f"], p["zrf"])
 
 
-def _wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
+def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The run's WF checkpoint and its metadata: loaded when its key matches, else untrained
+    (every class in one round) and saved first."""
     path = run.dir / "wfnet" / "wf.pt"
     if path.is_file():
         loaded = load(path)
@@ -199,7 +202,7 @@ def _wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 def run_wfnet(run: Run) -> dict[str, Any]:
     start = time.perf_counter()
-    model, meta = _wf_model(run)
+    model, meta = wf_model(run)
     rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
                          run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
     rcfg = run.preset.relearn_config(run.backbone, run.seed)
@@ -213,7 +216,7 @@ def run_wfnet(run: Run) -> dict[str, Any]:
     curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
     rel = relationships(model, run.preset.top_k, classes=run.data.classes)
     per_class = [{**r.__dict__, **{k: v for k, v in t.items() if k != "key"}} for r, t in zip(rows, rts)]
-    rt, failed = _rt_summary(per_class)
+    rt, failed = rt_summary(per_class)
     return {**aggregate(rows).as_dict(), "per_class": per_class, "rt": rt, "rt_failed": failed,
             "insertion": curves.insertion_auc, "deletion": curves.deletion_auc,
             "insertion_curve": [[f, v] for f, v in zip(curves.fractions, curves.insertion)],

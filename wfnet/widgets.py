@@ -1,13 +1,20 @@
-"""Forget a class on demand: the logic behind the interactive notebook and the book's page.
+"""Forget classes on demand: the logic behind the interactive notebook and the book's page.
 
 A WF model holds one row of gates per class, so "the model that forgot class c" exists for every
-c at once and there are only N_c + 1 states to show (none + one per class). ``ForgettingCore``
-computes them with the same ``predict`` call as ``wfnet.metrics.evaluate_wf``, so the forget
-accuracy shown for c is *the* Acc_f of c, not an approximation. Two front ends share it:
+c at once, and so does the model that forgot a set S (the rows of S combined, product or min: see
+``wfnet.layers.gates``). ``ForgettingCore`` computes a state with the same ``predict`` call as
+``wfnet.metrics.evaluate_wf`` (one class) and ``wfnet.multiforget.set_logits`` (a set), so the
+forget accuracy shown is *the* Acc_f of the result files, not an approximation. Two front ends
+share it:
 
-- ``ForgettingExplorer``: live ipywidgets with Python callbacks (a running kernel);
-- ``static_page``: a Dropdown ``jslink``ed to a Stack of precomputed panels, which keeps working
-  in the static book with no kernel (the switching happens in the browser).
+- ``ForgettingExplorer``: live ipywidgets with Python callbacks (a running kernel): any set of
+  classes (a multi-select) and either combination;
+- ``static_page``: two Dropdowns ("forget", "and") ``jslink``ed to nested Stacks of precomputed
+  panels, which keeps working in the static book with no kernel (the switching happens in the
+  browser). It offers the original model, every class and every pair (product of the gates):
+  the accuracy of a pair cannot be derived exactly from the single-class states (the network is
+  not linear in its gates), so every pair is computed when the book is built. Pair panels hold
+  numbers and an inline SVG chart, not PNGs, to keep the page small.
 
 Figures are PNG ``ipywidgets.Image`` values rather than ``Output`` captures so that callbacks
 work, and can be tested, without a kernel.
@@ -17,14 +24,17 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
 import torch
 
 from .data import ImageDataset
+from .layers import COMBINES, check_combine, select_gates
 from .metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
 from .train import predict
 from .wrap import WFModel
@@ -32,23 +42,51 @@ from .wrap import WFModel
 NONE = -1  # the selector value of "forget nothing" (the original model)
 FORGOTTEN_COLOR = "#d62728"
 KEPT_COLOR = "#4c72b0"
+PAIR_LIMIT = 20  # the static page offers every pair up to this many classes (190 pairs)
+
+Forget = Union[None, int, Iterable[int]]  # None / NONE: nothing; a class; a set of classes
+StateKey = tuple[tuple[int, ...], str]
+
+
+def as_classes(forget: Forget) -> tuple[int, ...]:
+    """The sorted distinct classes a selection names; () for None or NONE (the original model)."""
+    if forget is None:
+        return ()
+    if isinstance(forget, (int, np.integer)):
+        return () if int(forget) == NONE else (int(forget),)
+    return tuple(sorted({int(c) for c in forget} - {NONE}))
+
+
+def state_key(forget: Forget, combine: str = "product") -> StateKey:
+    """(classes, combine), a cache key; the combination only tells sets of two or more classes
+    apart (it is still checked for one class, so a typo never passes silently)."""
+    classes, combine = as_classes(forget), check_combine(combine)
+    return classes, combine if len(classes) > 1 else "product"
 
 
 @dataclass(frozen=True)
 class ForgetState:
-    """What the page shows for one selection: forgetting ``forget`` (None = original model)."""
+    """What the page shows for one selection: forgetting ``classes`` (() = original model)."""
 
-    forget: int | None
+    classes: tuple[int, ...]          # the forgotten classes, sorted
+    combine: str                      # how their rows combine ("product" for fewer than two)
     per_class_acc: tuple[float, ...]  # percent, test accuracy on each true class
-    acc_f: float | None               # percent, on the forgotten class's test images
+    acc_f: float | None               # percent, on the forgotten classes' test images
     acc_r: float | None               # percent, on every other test image
     acc: float                        # percent, whole test split
     grid_pred: tuple[int, ...]        # predicted class of each grid image
     grid_conf: tuple[float, ...]      # softmax confidence of that prediction
 
+    @property
+    def forget(self) -> int | tuple[int, ...] | None:
+        """None (original model), the class (one), or the classes (a set)."""
+        if not self.classes:
+            return None
+        return self.classes[0] if len(self.classes) == 1 else self.classes
+
 
 class ForgettingCore:
-    """The N_c + 1 states of a WF model on a dataset's test split, computed once and cached."""
+    """States of a WF model on a dataset's test split (original, a class, a set), cached."""
 
     def __init__(self, model: WFModel, data: ImageDataset, device: torch.device | str = "cpu",
                  per_class: int = 2) -> None:
@@ -58,8 +96,8 @@ class ForgettingCore:
         self.model.to(self.device)
         self.labels = data.test.labels.cpu()
         self.grid_index = self._grid_index(per_class)
-        self._logits: dict[int | None, torch.Tensor] = {}
-        self._states: dict[int | None, ForgetState] = {}
+        self._logits: dict[StateKey, torch.Tensor] = {}
+        self._states: dict[StateKey, ForgetState] = {}
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -78,44 +116,64 @@ class ForgettingCore:
         """uint8 (G, H, W, C) images of the grid, for display."""
         return self.data.test.gather(self.grid_index).permute(0, 2, 3, 1).cpu().numpy()
 
-    def logits(self, forget: int | None) -> torch.Tensor:
-        if forget not in self._logits:
-            self._logits[forget] = predict(self.model, self.data.test, self.data, self.device, forget=forget)
-        return self._logits[forget]
+    def logits(self, forget: Forget, combine: str = "product") -> torch.Tensor:
+        """Test logits of the model that forgot ``forget`` (one class: ``evaluate_wf``'s call)."""
+        key = state_key(forget, combine)
+        if key not in self._logits:
+            classes, comb = key
+            arg = None if not classes else classes[0] if len(classes) == 1 else set(classes)
+            self._logits[key] = predict(self.model, self.data.test, self.data, self.device, forget=arg, combine=comb)
+        return self._logits[key]
 
-    def state(self, forget: int | None) -> ForgetState:
+    def state(self, forget: Forget, combine: str = "product") -> ForgetState:
         """Accuracies and grid predictions of the model that forgot ``forget``."""
-        if forget == NONE:
-            forget = None
-        if forget not in self._states:
-            logits = self.logits(forget)
+        key = state_key(forget, combine)
+        if key not in self._states:
+            classes, comb = key
+            logits = self.logits(classes, comb)
             correct = logits.argmax(1) == self.labels
             per_class = tuple(percent(correct[self.labels == c]) for c in range(len(self.classes)))
-            is_f = self.labels == forget if forget is not None else None
+            is_f = torch.isin(self.labels, torch.tensor(classes, dtype=self.labels.dtype)) if classes else None
             probs = torch.softmax(logits[self.grid_index], 1)
             conf, pred = probs.max(1)
-            self._states[forget] = ForgetState(
-                forget, per_class,
+            self._states[key] = ForgetState(
+                classes, comb, per_class,
                 None if is_f is None else percent(correct[is_f]),
                 None if is_f is None else percent(correct[~is_f]),
                 percent(correct), tuple(int(p) for p in pred), tuple(float(c) for c in conf))
-        return self._states[forget]
+        return self._states[key]
 
     def states(self) -> list[ForgetState]:
-        """All N_c + 1 states: the original model first, then one per forgotten class."""
+        """All N_c + 1 single states: the original model first, then one per forgotten class."""
         return [self.state(None)] + [self.state(c) for c in range(len(self.classes))]
 
-    def gates(self, layer: str, forget: int | None) -> np.ndarray:
-        """sigmoid(alpha) of one layer: (C,) for a class, (N_c, C) for every class when None."""
-        alpha = self.model.wf_layers()[layer].alpha_weight.detach().float().cpu()
-        g = torch.sigmoid(alpha)
-        return (g if forget is None or forget == NONE else g[forget]).numpy()
+    def pair_states(self, combine: str = "product") -> list[ForgetState]:
+        """Every pair of classes forgotten at once, in ``itertools.combinations`` order."""
+        return [self.state(pair, combine) for pair in itertools.combinations(range(len(self.classes)), 2)]
 
-    def top_filters(self, layer: str, forget: int, k: int) -> list[tuple[int, float]]:
-        """The k most closed gates (lowest sigmoid(alpha)) of a class: its most relevant filters."""
-        g = self.gates(layer, forget)
+    def gates(self, layer: str, forget: Forget, combine: str = "product") -> np.ndarray:
+        """sigmoid(alpha) of one layer: (C,) for a class or a set (its rows combined), (N_c, C)
+        for every class when nothing is forgotten."""
+        alpha = self.model.wf_layers()[layer].alpha_weight.detach().float().cpu()
+        classes, comb = state_key(forget, combine)
+        if len(classes) <= 1:
+            g = torch.sigmoid(alpha)
+            return (g[classes[0]] if classes else g).numpy()
+        mask = torch.zeros(1, alpha.shape[0])
+        mask[0, list(classes)] = 1.0
+        return select_gates(alpha, mask, comb)[0].numpy()
+
+    def top_filters(self, layer: str, forget: Forget, k: int, combine: str = "product") -> list[tuple[int, float]]:
+        """The k most closed gates (lowest sigmoid(alpha)) of a class or set: its most relevant filters."""
+        g = self.gates(layer, forget, combine)
         order = np.argsort(g, kind="stable")[:k]
         return [(int(i), float(g[i])) for i in order]
+
+    def label(self, forget: Forget, combine: str = "product") -> str:
+        """'class cat', 'classes cat + dog (min)': how the page names a selection."""
+        classes, comb = state_key(forget, combine)
+        names = " + ".join(str(self.classes[c]) for c in classes)
+        return f"class {names}" if len(classes) <= 1 else f"classes {names} ({comb})"
 
 
 def load_core(checkpoint: Path | str, data_root: Path | str | None = None, device: str = "cpu",
@@ -167,8 +225,7 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
     for i in range(n):
         r, c = divmod(i, cols)
         y, x = r * (h + pad) + pad, c * (wd + pad // 3) + pad // 6
-        forgotten = state.forget is not None and labels[i] == state.forget
-        if forgotten:  # a red frame around the images of the forgotten class
+        if labels[i] in state.classes:  # a red frame around the images of a forgotten class
             mosaic[y - 1:y + h + 1, max(0, x - 1):x + wd + 1] = (0.84, 0.15, 0.16)
         mosaic[y:y + h, x:x + wd] = images[i] if ch == 3 else images[i].repeat(3, axis=-1)
         pred = state.grid_pred[i]
@@ -181,12 +238,12 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
 
 
 def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
-    """Per-class test accuracy; the forgotten class in red, the original model's as ticks."""
+    """Per-class test accuracy; the forgotten classes in red, the original model's as ticks."""
     original = core.state(None).per_class_acc
     fig = _figure(4.3, 2.4)  # two of these side by side fit the book's text column
     ax = fig.add_subplot()
     x = np.arange(len(core.classes))
-    colors = [FORGOTTEN_COLOR if c == state.forget else KEPT_COLOR for c in x]
+    colors = [FORGOTTEN_COLOR if c in state.classes else KEPT_COLOR for c in x]
     ax.bar(x, state.per_class_acc, color=colors)
     ax.scatter(x, original, marker="_", s=200, color="black", label="original model", zorder=3)
     ax.set_xticks(x, [str(c) for c in core.classes], fontsize=8, rotation=0 if len(x) <= 10 else 90)
@@ -196,16 +253,48 @@ def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
     return _png(fig)
 
 
-def gates_png(core: ForgettingCore, layer: str, forget: int | None, k: int) -> bytes:
-    """Histogram of sigmoid(alpha) in one layer; the class's top-k closed gates marked."""
+def accuracy_svg(core: ForgettingCore, state: ForgetState, width: int = 430, height: int = 170) -> str:
+    """``accuracy_png`` as inline SVG (about 2 kB instead of 12): the chart of the pair panels."""
+    original = core.state(None).per_class_acc
+    n, left, top, bottom = len(core.classes), 34, 6, 20
+    plot_h, step = height - top - bottom, (width - left - 4) / len(core.classes)
+
+    def y(acc: float) -> float:  # the PNG's 0-105 axis, top down; NaN (a class with no test image) at 0
+        return top + plot_h * (1 - (acc if math.isfinite(acc) else 0.0) / 105)
+
+    parts = [(f'<svg class="wf-acc-chart" width="{width}" height="{height}" role="img" '
+              f'aria-label="test accuracy per class" style="font: 9px sans-serif">')]
+    for tick in (0, 50, 100):
+        parts.append(f'<line x1="{left}" x2="{width - 4}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>'
+                     f'<text x="{left - 3}" y="{y(tick) + 3:.1f}" text-anchor="end">{tick}</text>')
+    for c in range(n):
+        x0, acc = left + c * step, state.per_class_acc[c]
+        name = html.escape(str(core.classes[c]))
+        color = FORGOTTEN_COLOR if c in state.classes else KEPT_COLOR
+        parts.append(f'<rect x="{x0 + 0.1 * step:.1f}" y="{y(acc):.1f}" width="{0.8 * step:.1f}" '
+                     f'height="{y(0) - y(acc):.1f}" fill="{color}"><title>{name}: {acc:.1f} % '
+                     f'(original {original[c]:.1f} %)</title></rect>'
+                     f'<line x1="{x0 + 0.05 * step:.1f}" x2="{x0 + 0.95 * step:.1f}" y1="{y(original[c]):.1f}" '
+                     f'y2="{y(original[c]):.1f}" stroke="black" stroke-width="2"/>')
+        if n <= 10:
+            parts.append(f'<text x="{x0 + step / 2:.1f}" y="{height - 6}" text-anchor="middle">{name}</text>')
+    parts.append(f'<text x="10" y="{top + plot_h / 2:.1f}" transform="rotate(-90 10 {top + plot_h / 2:.1f})" '
+                 'text-anchor="middle">test acc (%)</text></svg>')
+    legend = "<div style='font-size: 80%'>bars: test accuracy per class (red: forgotten); black: original model</div>"
+    return "".join(parts) + legend
+
+
+def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine: str = "product") -> bytes:
+    """Histogram of sigmoid(alpha) in one layer; the selection's top-k closed gates marked."""
     fig = _figure(4.3, 2.4)
     ax = fig.add_subplot()
-    g = core.gates(layer, forget)
-    ax.hist(np.ravel(g), bins=40, range=(0, 1), color="#999999" if forget is None else KEPT_COLOR)
-    if forget is not None and forget != NONE:
-        for _, v in core.top_filters(layer, forget, k):
+    classes, comb = state_key(forget, combine)
+    g = core.gates(layer, classes, comb)
+    ax.hist(np.ravel(g), bins=40, range=(0, 1), color="#999999" if not classes else KEPT_COLOR)
+    if classes:
+        for _, v in core.top_filters(layer, classes, k, comb):
             ax.axvline(v, color=FORGOTTEN_COLOR, lw=1)
-        ax.set_title(f"{layer}, class {core.classes[forget]} (red: top {k} closed)", fontsize=8)
+        ax.set_title(f"{layer}, {core.label(classes, comb)} (red: top {k} closed)", fontsize=8)
     else:
         ax.set_title(f"{layer}, every class (original model: no gates)", fontsize=8)
     ax.set_yscale("log")
@@ -215,24 +304,30 @@ def gates_png(core: ForgettingCore, layer: str, forget: int | None, k: int) -> b
 
 
 def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -> str:
-    """Headline numbers, per-class accuracies and top filters as text (machine-readable too)."""
+    """Headline numbers, per-class accuracies and top filters as text (machine-readable too).
+
+    ``data-forget`` is "none", the class ("3") or the classes ("3,7"); a set also carries
+    ``data-combine``."""
     esc = html.escape
-    if state.forget is None:
+    if not state.classes:
         head = (f"<b>No class forgotten</b> (original model): test accuracy "
                 f"<span class='wf-acc'>{state.acc:.2f}</span>%")
         attrs = 'data-forget="none"'
         tops = ""
     else:
-        name = esc(core.classes[state.forget])
-        head = (f"<b>Forgetting class {name}</b>: forget accuracy "
-                f"<span class='wf-acc-f'>{state.acc_f:.2f}</span>% on its test images, "
+        name = esc(core.label(state.classes, state.combine))
+        images = "its test images" if len(state.classes) == 1 else "their test images"
+        head = (f"<b>Forgetting {name}</b>: forget accuracy "
+                f"<span class='wf-acc-f'>{state.acc_f:.2f}</span>% on {images}, "
                 f"retain accuracy <span class='wf-acc-r'>{state.acc_r:.2f}</span>% on all others")
-        attrs = f'data-forget="{state.forget}" data-acc-f="{state.acc_f:.2f}" data-acc-r="{state.acc_r:.2f}"'
-        tops = ", ".join(f"#{i} ({v:.3f})" for i, v in core.top_filters(layer, state.forget, k))
+        forget = ",".join(str(c) for c in state.classes)
+        combine = f' data-combine="{state.combine}"' if len(state.classes) > 1 else ""
+        attrs = f'data-forget="{forget}"{combine} data-acc-f="{state.acc_f:.2f}" data-acc-r="{state.acc_r:.2f}"'
+        tops = ", ".join(f"#{i} ({v:.3f})" for i, v in core.top_filters(layer, state.classes, k, state.combine))
         tops = f"<div class='wf-top'>Top {k} filters of {name} in <code>{esc(layer)}</code>: {tops}</div>"
     pad = "style='padding: 1px 6px; text-align: right'"
     cells = "".join(
-        f"<td data-cls='{c}' {pad[:-1]}{'; color: ' + FORGOTTEN_COLOR if c == state.forget else ''}'>{a:.1f}</td>"
+        f"<td data-cls='{c}' {pad[:-1]}{'; color: ' + FORGOTTEN_COLOR if c in state.classes else ''}'>{a:.1f}</td>"
         for c, a in enumerate(state.per_class_acc))
     names = "".join(f"<th {pad}>{esc(str(n))}</th>" for n in core.classes)
     table = (f"<table class='wf-per-class' style='margin: 4px 0'><tr><th {pad}>class</th>{names}</tr>"
@@ -247,17 +342,26 @@ def class_options(classes: Sequence[str]) -> list[tuple[str, int]]:
 # -- live widgets (kernel) ----------------------------------------------------------------------
 
 class ForgettingExplorer:
-    """ipywidgets with Python callbacks: pick a class, a layer and k; everything updates.
+    """ipywidgets with Python callbacks: pick any set of classes (none = the original model), how
+    their gates combine, a layer and k; everything updates.
 
     ``shown`` mirrors the numbers currently on screen, so tests can check them without a
-    browser. Call ``core.states()`` first (the notebook does) so each change is a cache hit.
+    browser. Call ``core.states()`` first (the notebook does) so each single class is a cache
+    hit; a new set costs one pass over the test split.
     """
 
     def __init__(self, core: ForgettingCore, layer: str | None = None, k: int = 5) -> None:
         import ipywidgets as w
 
         self.core = core
-        self.class_select = w.Dropdown(options=class_options(core.classes), value=NONE, description="forget")
+        self.class_select = w.SelectMultiple(
+            options=[(label, c) for label, c in class_options(core.classes) if c != NONE], value=(),
+            rows=min(10, len(core.classes)), description="forget",
+            tooltip="ctrl/⌘-click or shift-click to pick several classes; none = the original model")
+        self.combine_select = w.ToggleButtons(
+            options=list(COMBINES), value="product", description="combine",
+            tooltips=["product of the rows' gates (model(x, forget=S))",
+                      "most closed single row per filter (combine='min')"])
         self.layer_select = w.Dropdown(options=core.layer_names, value=layer or core.layer_names[-1],
                                        description="layer")
         self.k_select = w.IntSlider(value=k, min=1, max=20, description="top k")
@@ -266,21 +370,27 @@ class ForgettingExplorer:
         self.bars = w.Image(format="png")
         self.hist = w.Image(format="png")
         self.shown: dict[str, Any] = {}
-        self._png: dict[tuple[Any, ...], bytes] = {}  # rendered figures: revisiting a class is instant
+        self._png: dict[tuple[Any, ...], bytes] = {}  # rendered figures: revisiting a selection is instant
         self.class_select.observe(self._on_class, names="value")
+        self.combine_select.observe(self._on_class, names="value")
         self.layer_select.observe(self._on_gates, names="value")
         self.k_select.observe(self._on_gates, names="value")
-        self.widget = w.VBox([w.HBox([self.class_select, self.layer_select, self.k_select]), self.summary,
-                              self.grid, w.HBox([self.bars, self.hist])])
+        hint = w.HTML("<small>ctrl/⌘-click to forget several classes at once; "
+                      "nothing selected = the original model</small>")
+        self.widget = w.VBox([w.HBox([self.class_select, w.VBox([self.combine_select, self.layer_select,
+                                                                 self.k_select, hint])]),
+                              self.summary, self.grid, w.HBox([self.bars, self.hist])])
         self._on_class()
 
-    def select(self, cls: int | None) -> None:
-        """Programmatic selection (same path as a click): None or -1 = original model."""
-        self.class_select.value = NONE if cls is None else cls
+    def select(self, forget: Forget, combine: str | None = None) -> None:
+        """Programmatic selection (same path as a click): None or -1 = original model, a class,
+        or a set of classes; ``combine`` ("product" | "min") if given."""
+        if combine is not None:
+            self.combine_select.value = check_combine(combine)
+        self.class_select.value = as_classes(forget)
 
-    def _forget(self) -> int | None:
-        v = self.class_select.value
-        return None if v == NONE else int(v)
+    def _key(self) -> StateKey:
+        return state_key(self.class_select.value, self.combine_select.value)
 
     def _cached(self, key: tuple[Any, ...], render: Any) -> bytes:
         if key not in self._png:
@@ -288,40 +398,74 @@ class ForgettingExplorer:
         return self._png[key]
 
     def _on_class(self, change: Any = None) -> None:
-        forget = self._forget()
-        state = self.core.state(forget)
-        self.grid.value = self._cached(("grid", forget), lambda: grid_png(self.core, state))
-        self.bars.value = self._cached(("bars", forget), lambda: accuracy_png(self.core, state))
+        key = self._key()
+        state = self.core.state(*key)
+        self.grid.value = self._cached(("grid", key), lambda: grid_png(self.core, state))
+        self.bars.value = self._cached(("bars", key), lambda: accuracy_png(self.core, state))
         self._on_gates()
 
     def _on_gates(self, change: Any = None) -> None:
-        forget, layer, k = self._forget(), self.layer_select.value, self.k_select.value
-        state = self.core.state(forget)
-        self.hist.value = self._cached(("hist", layer, forget, k),
-                                       lambda: gates_png(self.core, layer, forget, k))
+        (classes, combine), layer, k = self._key(), self.layer_select.value, self.k_select.value
+        state = self.core.state(classes, combine)
+        self.hist.value = self._cached(("hist", layer, classes, combine, k),
+                                       lambda: gates_png(self.core, layer, classes, k, combine))
         self.summary.value = summary_html(self.core, state, layer, k)
-        self.shown = {"forget": forget, "acc_f": state.acc_f, "acc_r": state.acc_r,
-                      "per_class_acc": state.per_class_acc,
-                      "top_filters": None if forget is None else self.core.top_filters(layer, forget, k)}
+        self.shown = {"forget": state.forget, "classes": state.classes, "combine": state.combine,
+                      "acc_f": state.acc_f, "acc_r": state.acc_r, "per_class_acc": state.per_class_acc,
+                      "top_filters": self.core.top_filters(layer, classes, k, combine) if classes else None}
 
 
 # -- static page (no kernel) --------------------------------------------------------------------
 
-def static_page(core: ForgettingCore, layer: str | None = None, k: int = 5) -> Any:
-    """Dropdown jslinked to a Stack of the N_c + 1 precomputed panels: works in a static page."""
+def _single_panel(core: ForgettingCore, state: ForgetState, layer: str, k: int) -> Any:
+    """Numbers, image grid, accuracy chart and gate histogram of the original model or one class."""
+    import ipywidgets as w
+
+    return w.VBox([
+        w.HTML(summary_html(core, state, layer, k)),
+        w.Image(value=grid_png(core, state), format="png"),
+        w.HBox([w.Image(value=accuracy_png(core, state), format="png"),
+                w.Image(value=gates_png(core, layer, state.classes, k), format="png")]),
+    ])
+
+
+def _pair_panel(core: ForgettingCore, state: ForgetState, layer: str, k: int, layout: Any, style: Any) -> Any:
+    """One HTML widget (numbers and SVG chart); layout and style models are shared by all pairs."""
+    import ipywidgets as w
+
+    return w.HTML(summary_html(core, state, layer, k) + accuracy_svg(core, state), layout=layout, style=style)
+
+
+def static_page(core: ForgettingCore, layer: str | None = None, k: int = 5, pairs: bool = True) -> Any:
+    """Two Dropdowns, "forget" and "and", jslinked to nested Stacks of precomputed panels: the
+    original model, every class and (``pairs``, up to ``PAIR_LIMIT`` classes) every pair, with no
+    kernel. The outer Stack follows "forget", every inner Stack follows "and"; a panel widget
+    appears in several Stacks but is stored once in the page."""
     import ipywidgets as w
 
     layer = layer or core.layer_names[-1]
-    panels = []
-    for state in core.states():
-        panels.append(w.VBox([
-            w.HTML(summary_html(core, state, layer, k)),
-            w.Image(value=grid_png(core, state), format="png"),
-            w.HBox([w.Image(value=accuracy_png(core, state), format="png"),
-                    w.Image(value=gates_png(core, layer, state.forget, k), format="png")]),
-        ]))
-    select = w.Dropdown(options=[label for label, _ in class_options(core.classes)], index=0,
-                        description="forget", layout=w.Layout(width="22em"))
-    stack = w.Stack(panels, selected_index=0)
-    w.jslink((select, "index"), (stack, "selected_index"))
-    return w.VBox([select, stack])
+    n = len(core.classes)
+    singles = [_single_panel(core, state, layer, k) for state in core.states()]  # [0]: none, [c + 1]: c
+    labels = [label for label, _ in class_options(core.classes)]
+    first = w.Dropdown(options=labels, index=0, description="forget", layout=w.Layout(width="22em"))
+    if not pairs or n > PAIR_LIMIT:
+        stack = w.Stack(singles, selected_index=0)
+        w.jslink((first, "index"), (stack, "selected_index"))
+        return w.VBox([first, stack])
+    from ipywidgets.widgets.widget_string import HTMLStyle
+
+    layout, style = w.Layout(), HTMLStyle()
+    duo = {state.classes: _pair_panel(core, state, layer, k, layout, style) for state in core.pair_states()}
+
+    def panel(i: int, j: int) -> Any:  # dropdown indices: 0 = nothing, c + 1 = class c
+        classes = as_classes({i - 1, j - 1})
+        return duo[classes] if len(classes) == 2 else singles[classes[0] + 1 if classes else 0]
+
+    second = w.Dropdown(options=["nothing else"] + labels[1:], index=0, description="and",
+                        layout=w.Layout(width="22em"))
+    inner = [w.Stack([panel(i, j) for j in range(n + 1)], selected_index=0) for i in range(n + 1)]
+    outer = w.Stack(inner, selected_index=0)
+    w.jslink((first, "index"), (outer, "selected_index"))
+    for stack in inner:
+        w.jslink((second, "index"), (stack, "selected_index"))
+    return w.VBox([w.HBox([first, second]), outer])

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import WFNetError
-from .layers import ALPHA_INIT, GateSelection, WFConv2d, WFLayer, WFLinear
+from .layers import ALPHA_INIT, GateSelection, WFConv2d, WFLayer, WFLinear, check_combine
 
 Targets = Union[str, Sequence[str], Callable[[str, nn.Module], bool]]
 Forget = Union[None, int, Sequence[int], Tensor]
@@ -57,7 +57,9 @@ class WFModel(nn.Module):
     """A frozen backbone whose chosen layers are gated by per-class memory matrices.
 
     ``forward(x, forget=c)`` behaves as the model unlearned on class c (Algorithm 1);
-    ``forget=None`` is the original model, bit for bit. The backbone is always kept in eval
+    ``forget=None`` is the original model, bit for bit. ``forget=S`` (a set, or a (B, N_c)
+    mask) forgets several classes at once, their rows combined per filter by ``combine``:
+    "product" of the gates (default) or their "min". The backbone is always kept in eval
     mode: it is frozen, so batch-norm statistics must not drift while alpha trains.
     """
 
@@ -159,16 +161,18 @@ class WFModel(nn.Module):
             return forget.float()
         raise WFNetError(f"forget tensor has unsupported dtype {forget.dtype}")
 
-    def forward_rows(self, x: Tensor, rows: Tensor | None) -> Tensor:
-        """Forward with an already validated selector (the hot path of the untraining loop)."""
-        self.selection.rows = rows
+    def forward_rows(self, x: Tensor, rows: Tensor | None, combine: str = "product") -> Tensor:
+        """Forward with an already validated selector (the hot path of the untraining loop);
+        ``combine`` ("product" | "min") only matters for a mask of several rows."""
+        self.selection.rows, self.selection.combine = rows, check_combine(combine)
         try:
             return self.backbone(x)
         finally:
-            self.selection.rows = None
+            self.selection.rows, self.selection.combine = None, "product"
 
-    def forward(self, x: Tensor, forget: Forget = None) -> Tensor:
-        return self.forward_rows(x, self.rows_for(forget, x.shape[0], x.device))
+    def forward(self, x: Tensor, forget: Forget = None, combine: str = "product") -> Tensor:
+        check_combine(combine)  # a bad name fails even where it would not matter (one row, None)
+        return self.forward_rows(x, self.rows_for(forget, x.shape[0], x.device), combine)
 
 
 def wrap(model: nn.Module, num_classes: int, targets: Targets = "auto", init: float = ALPHA_INIT) -> WFModel:

@@ -56,13 +56,13 @@ class WFLayer(nn.Module):
         assert rows is not None
         shape = [out.shape[0] if rows.shape[0] != 1 else 1] + [1] * (out.ndim - 1)
         shape[channel_dim] = -1
-        g = select_gates(self.alpha_weight, rows).to(out.dtype).view(shape)
+        g = select_gates(self.alpha_weight, rows, self.selection.combine).to(out.dtype).view(shape)
         # in place when nothing needs the ungated output for a backward pass (inference)
         out = out.mul_(g) if not (torch.is_grad_enabled() and g.requires_grad) else out * g
         bias = getattr(self.inner, "bias", None)
         if bias is not None:
             assert self.alpha_bias is not None
-            gb = select_gates(self.alpha_bias, rows).to(out.dtype)
+            gb = select_gates(self.alpha_bias, rows, self.selection.combine).to(out.dtype)
             out = out.add_((bias.to(out.dtype) * gb).view(shape))
         return out
 
