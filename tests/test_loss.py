@@ -70,3 +70,37 @@ def test_wf_loss_combines_the_terms(tiny_cnn):
     assert math.isfinite(float(parts.total.detach()))
     parts.total.backward()
     assert all(a.grad is not None for a in wf.alphas())
+
+
+def _grads(*shapes: tuple[int, int]) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    alphas = [torch.zeros(s, requires_grad=True) for s in shapes]
+    for a in alphas:
+        a.grad = torch.randn(s := a.shape) * torch.arange(1, s[0] + 1).unsqueeze(1).float()
+    return alphas
+
+
+def test_per_row_clip_bounds_every_class_row_across_layers():
+    from wfnet.untrain import clip_alpha_grads
+
+    alphas = _grads((5, 7), (5, 3))
+    before = [a.grad.clone() for a in alphas]
+    clip_alpha_grads(alphas, 0.5, "per_row")
+    row_norms = torch.cat([a.grad for a in alphas], 1).norm(dim=1)
+    torch.testing.assert_close(row_norms, torch.full((5,), 0.5))  # every row was above 0.5
+    # the direction of each row is kept: a positive per-row rescaling of the same gradient
+    ratio = torch.cat([a.grad for a in alphas], 1) / torch.cat(before, 1)
+    torch.testing.assert_close(ratio, ratio[:, :1].expand_as(ratio))
+
+
+def test_per_row_clip_leaves_small_rows_and_global_clip_matches_torch():
+    from wfnet.untrain import clip_alpha_grads
+
+    alphas = _grads((4, 6))
+    before = alphas[0].grad.clone()
+    clip_alpha_grads(alphas, 1e6, "per_row")
+    assert torch.equal(alphas[0].grad, before)
+    ref = _grads((4, 6))
+    torch.nn.utils.clip_grad_norm_(ref, 0.3)
+    clip_alpha_grads(alphas, 0.3, "global")
+    torch.testing.assert_close(alphas[0].grad, ref[0].grad)

@@ -123,3 +123,12 @@ def test_untraining_with_lr_100_stays_finite(trained_toy):
     res = untrain(wrap(model, data.num_classes), data, replace(UntrainConfig(), epochs=2, batch_size=16),
                   CPU, progress=False)
     assert all(torch.isfinite(a).all() for a in res.model.alphas())
+
+
+def test_config_assignments_take_the_field_types():
+    from wfnet.config import parse_assignments
+
+    cfg = UntrainConfig()
+    got = parse_assignments(cfg, ["clip_grad_norm=0.5", "alpha_bound=none", "clip-scope=per_row", "chi=2"])
+    assert got == {"clip_grad_norm": 0.5, "alpha_bound": None, "clip_scope": "per_row", "chi": 2}
+    assert isinstance(got["chi"], int)

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="assignments", metavar="KEY=VALUE", nargs="+", default=[],
+                   help="any UntrainConfig field, e.g. --set clip_grad_norm=0.1 alpha_bound=none")
     _common(p)
 
     p = sub.add_parser("evaluate", help="Acc_r, Acc_f and ZRF of a checkpoint")
@@ -85,7 +87,7 @@ def _positive(name: str, value: float | None) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from .config import override, train_defaults, untrain_defaults
+    from .config import override, parse_assignments, train_defaults, untrain_defaults
     from .data import list_available, load_dataset
     from .pipeline import evaluate_checkpoint, train_original, untrain_checkpoint
     from .provenance import resolve_device
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         _positive("lr", args.lr)
         backbone = load(args.checkpoint).spec.name
         cfg = override(untrain_defaults(backbone), epochs=args.epochs, lr=args.lr, seed=args.seed)
+        cfg = override(cfg, **parse_assignments(cfg, args.assignments))
         m = untrain_checkpoint(args.checkpoint, args.out, cfg, device, args.data_root, progress)
         u = m["untrain"]
         print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {u['best_val_loss']:.4f} -> {args.out}/wf.pt")

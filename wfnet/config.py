@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Sequence
+
+from .errors import WFNetError
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,9 @@ class UntrainConfig:
     ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
     ce_cap: float = 4.0               # capped forget term: CE above this earns nothing (chance: ln N_c)
     regularizer: str = "l1_closed"    # see wfnet.loss.REGULARIZERS
-    clip_grad_norm: float | None = 1.0  # max L2 norm of the alpha gradient per step; None = off
+    clip_grad_norm: float | None = 0.1  # max L2 norm of the alpha gradient per step (x lr 100 =
+                                        # at most 10 of alpha per step); None = off
+    clip_scope: str = "global"        # "global": one norm over all alphas; "per_row": one per class row
     alpha_bound: float | None = 6.0   # clamp alpha to [-b, b] after each step: a closed gate can reopen
     patience: int = 10                # early stopping, in validation evaluations
     evals_per_epoch: int = 5          # validation-loss evaluations per epoch
@@ -66,9 +70,43 @@ def untrain_defaults(backbone: str) -> UntrainConfig:
     return UntrainConfig(lambda1=100.0) if backbone.startswith("vit") else UntrainConfig()
 
 
+def parse_assignments(cfg: Any, pairs: Sequence[str]) -> dict[str, Any]:
+    """``["clip_grad_norm=0.1", "alpha_bound=none"]`` -> typed changes for ``override``.
+
+    Each value takes the type of the field's default (``none`` clears an optional field), so a
+    command line can set any field of a config without one flag per field.
+    """
+    fields_by_name = {f.name: f for f in fields(cfg)}
+    changes: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in fields_by_name:
+            raise WFNetError(f"cannot set {pair!r}: expected KEY=VALUE with KEY one of {sorted(fields_by_name)}")
+        changes[key] = _typed(key, text.strip(), getattr(cfg, key), fields_by_name[key].type)
+    return changes
+
+
+def _typed(key: str, text: str, default: Any, annotation: Any) -> Any:
+    optional = "None" in str(annotation)
+    if text.lower() == "none":
+        if optional:
+            return None
+        raise WFNetError(f"{key} cannot be none")
+    kind = type(default) if default is not None else float
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        return kind(text)
+    except ValueError:
+        raise WFNetError(f"{key} expects a {kind.__name__}, got {text!r}") from None
+
+
 def override(cfg: Any, **changes: Any) -> Any:
     """A copy of a frozen config with the non-None changes applied."""
     return replace(cfg, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["TrainConfig", "UntrainConfig", "override", "train_defaults", "untrain_defaults"]
+__all__ = ["TrainConfig", "UntrainConfig", "override", "parse_assignments", "train_defaults", "untrain_defaults"]

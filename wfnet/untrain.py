@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .config import UntrainConfig
 from .data import BatchIterator, ImageDataset, stratified_split
 from .errors import WFNetError
-from .loss import wf_loss
+from .loss import FORGET_TERMS, REGULARIZERS, wf_loss
 from .train import autocast, seed_everything
 from .wrap import WFModel
 
@@ -57,6 +57,30 @@ def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, 
     return total / max(n, 1)
 
 
+CLIP_SCOPES = ("global", "per_row")
+
+
+def clip_alpha_grads(alphas: list[Tensor], max_norm: float, scope: str) -> None:
+    """Clip the alpha gradient in place.
+
+    ``per_row`` clips each class row (across all layers) on its own: the rows are separate
+    unlearning problems sharing a batch, and one global norm hands the whole step to the row whose
+    1/CE gradient is largest (the class the model fits best), which then overshoots.
+    """
+    if scope == "global":
+        torch.nn.utils.clip_grad_norm_(alphas, max_norm)
+        return
+    if scope != "per_row":
+        raise WFNetError(f"unknown clip_scope {scope!r}; expected one of {list(CLIP_SCOPES)}")
+    grads = [a.grad for a in alphas if a.grad is not None]
+    if not grads:
+        return
+    row_norms = torch.stack([g.float().pow(2).sum(1) for g in grads]).sum(0).sqrt()
+    scale = (max_norm / (row_norms + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(scale.to(g.dtype).unsqueeze(1))
+
+
 def _finite(model: WFModel) -> bool:
     return all(bool(torch.isfinite(a).all()) for a in model.alphas())
 
@@ -68,6 +92,9 @@ def untrain(
     """Train the alpha matrices of ``model`` so that row c forgets class c, for every c."""
     if cfg.batch_size < 2:
         raise WFNetError("untraining needs batch_size >= 2 (half forgets, half retains)")
+    FORGET_TERMS.get(cfg.forget_term), REGULARIZERS.get(cfg.regularizer)  # bad names fail now
+    if cfg.clip_scope not in CLIP_SCOPES:
+        raise WFNetError(f"unknown clip_scope {cfg.clip_scope!r}; expected one of {list(CLIP_SCOPES)}")
     if model.num_classes != data.num_classes:
         raise WFNetError(f"the WF model has {model.num_classes} rows but {data.name} has {data.num_classes} classes")
     labels = data.train.labels if train_index is None else data.train.labels[train_index]
@@ -104,7 +131,7 @@ def untrain(
             opt.zero_grad(set_to_none=True)
             parts.total.backward()
             if cfg.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.alphas(), cfg.clip_grad_norm)
+                clip_alpha_grads(model.alphas(), cfg.clip_grad_norm, cfg.clip_scope)
             opt.step()
             if cfg.alpha_bound is not None:
                 with torch.no_grad():
