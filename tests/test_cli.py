@@ -124,3 +124,22 @@ def test_untrain_set_refuses_bad_assignments(assignment, message, tiny_checkpoin
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_ablate_refuses_a_wf_checkpoint(tmp_path, tiny_checkpoint, capsys):
+    loaded = load(tiny_checkpoint)
+    save_wf(tmp_path / "wf.pt", wrap(loaded.model, 10), loaded.spec, {"provenance": {"dataset": "mnist-5k"}})
+    args = ["ablate", "--checkpoint", str(tmp_path / "wf.pt"), "--out", str(tmp_path), "--device", "cpu",
+            "--variants", "capped"]
+    assert main(args) == 2
+    assert "is a WF model; ablate an original model" in capsys.readouterr().err
+
+
+def test_ablation_variants_do_not_lean_on_moving_defaults():
+    """A variant named after a choice states it, so changing a default cannot change its meaning."""
+    from wfnet.ablation import VARIANTS
+
+    for name, over in VARIANTS.items():
+        if name.startswith("capped"):
+            assert {"forget_term", "clip_scope"} <= over.keys(), name
+            assert "clip_grad_norm" in over or over.get("optimizer") == "adam", name

@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-epochs", type=int, default=3)
     p.add_argument("--untrain-epochs", type=int, default=2)
     p.add_argument("--variants", nargs="+", default=None)
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="an original model.pt to start from (default: train a quick one, --width, --train-epochs)")
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--runs", type=Path, default=Path("runs"))
     p.add_argument("--seed", type=int, default=0)
@@ -141,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         if bad:
             raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
         res = run_ablation(args.dataset, args.backbone, args.out, args.runs, args.width, args.train_epochs,
-                           args.untrain_epochs, args.device, args.seed, args.variants, progress)
+                           args.untrain_epochs, args.device, args.seed, args.variants, progress,
+                           args.checkpoint)
         for name, r in res.items():
             print(f"{name:24s} Acc_r {r['acc_r']:6.2f}  Acc_f {r['acc_f']:6.2f}  ZRF {r['zrf']:.3f}  ({r['stopped']})")
         return 0
