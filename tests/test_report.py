@@ -6,6 +6,7 @@ comes from real runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -212,3 +213,23 @@ def test_smoke_cells_filled():
     for df in (t1, t2):
         ours = df.xs("ours · smoke · mnist-5k", axis=1, level="source")
         assert not (ours == report.NOT_RUN).any().any(), ours.to_string()
+
+
+def test_ablation_table_reads_the_config_each_run_used(tmp_path: Path):
+    out = tmp_path / "ablation" / "mnist-5k" / "resnet18" / "checkpoint-abc"
+    out.mkdir(parents=True)
+    per_class = [{"cls": c, "name": str(c), "acc_r": 90.0 + c, "acc_f": 0.0, "zrf": 0.7} for c in range(3)]
+    (out / "clip.json").write_text(json.dumps({
+        "variant": "clip", "acc_r": 91.0, "acc_f": 0.0, "zrf": 0.7, "steps": 56, "original_test_acc": 97.8,
+        "per_class": per_class,
+        "provenance": {"backbone": "resnet18", "width": 1.0, "dataset": "mnist-5k", "wall_seconds": 300.4,
+                       "git_commit": "0123456789abcdef", "device": "cpu",
+                       "untrain_config": {"forget_term": "class_mean_reciprocal_capped", "clip_grad_norm": 0.1,
+                                          "alpha_bound": None, "epochs": 2}}}))
+    table = report.ablation_table(tmp_path)
+    row = table.iloc[0]
+    assert row["original"] == "resnet18 x1.0 · mnist-5k (97.8%)"
+    assert (row["clip_grad_norm"], row["alpha_bound"], row["Acc_r"], row["steps"]) == (0.1, "none", "91.00", 56)
+    assert row["worst rows (Acc_r)"] == "0 (90.0), 1 (91.0)"
+    assert row["clip_scope"] == report.NOT_REPORTED  # a field the run's config did not have is not invented
+    assert row["git commit"] == "0123456789ab"

@@ -12,6 +12,7 @@ without building the book. Rules that keep the numbers honest:
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -385,6 +386,42 @@ def figure_relationships(panels: Sequence[tuple[str, pd.DataFrame | None]], n_la
                 continue
             plot_relationships(rel, chosen[i], ax, title=f"{label} · {chosen[i]}")
     return fig
+
+
+# -- ablation -----------------------------------------------------------------------------------
+
+ABLATION_CHOICES = ("forget_term", "ce_cap", "clip_grad_norm", "clip_scope", "alpha_bound",
+                    "regularizer", "optimizer", "lr")
+
+
+def _worst_rows(per_class: Sequence[dict[str, Any]], n: int = 2) -> str:
+    """The ``n`` rows whose forgetting hurts the other classes most: 'class (Acc_r)'."""
+    rows = sorted((r for r in per_class if r.get("acc_r") is not None), key=lambda r: r["acc_r"])[:n]
+    return ", ".join(f"{r.get('name', r.get('cls', '?'))} ({r['acc_r']:.1f})" for r in rows) or NOT_RUN
+
+
+def ablation_table(results_dir: Path | str) -> pd.DataFrame:
+    """One row per file under ``results/ablation``: the original model it started from, the
+    untraining choices it made (from the config it ran with, not from its name) and its scores."""
+    rows = []
+    for path in sorted((Path(results_dir) / "ablation").rglob("*.json")):
+        res = json.loads(path.read_text())
+        prov = res.get("provenance") or {}
+        ucfg = prov.get("untrain_config") or {}
+        rows.append({
+            "original": f"{prov.get('backbone', '?')} x{prov.get('width', '?')} · {prov.get('dataset', '?')}"
+                        f" ({_num(res.get('original_test_acc'), 1)}%)",
+            "variant": res.get("variant", path.stem),
+            # a choice the run's config did not have yet (an older run) reads "–"
+            **{k: "none" if ucfg.get(k, NOT_REPORTED) is None else ucfg.get(k, NOT_REPORTED)
+               for k in ABLATION_CHOICES},
+            "epochs (max)": ucfg.get("epochs", NOT_RUN), "steps": res.get("steps", NOT_RUN),
+            "Acc_r": _num(res.get("acc_r"), 2), "Acc_f": _num(res.get("acc_f"), 2),
+            "ZRF": _num(res.get("zrf"), 3), "worst rows (Acc_r)": _worst_rows(res.get("per_class") or []),
+            "wall time (s)": _num(prov.get("wall_seconds"), 0), "device": prov.get("device", "?"),
+            "git commit": _short_commit(str(prov.get("git_commit", "?"))),
+        })
+    return pd.DataFrame(rows)
 
 
 def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
