@@ -29,7 +29,8 @@ ALLOWED_INLINE: set[str] = set()
 
 PAGES = {"table1": "notebooks/table1.html", "table2": "notebooks/table2.html",
          "figures": "notebooks/figures.html", "interactive": "notebooks/interactive_forgetting.html",
-         "about": "notebooks/about.html", "intro": "book/intro.html", "deviations": "book/deviations.html"}
+         "about": "notebooks/about.html", "intro": "book/intro.html", "deviations": "book/deviations.html",
+         "ablation": "notebooks/ablation.html"}
 
 
 def require_book() -> Path:
@@ -175,3 +176,14 @@ def test_interactive_page_embeds_every_state():
     if nested:  # "forget" + "and": every pair of classes is precomputed too
         n = n_states - 1
         assert len(nested) == n_states and len({f for f in forgets if "," in f}) == n * (n - 1) // 2
+
+
+def test_ablation_page_shows_every_ablation_file():
+    html = require_book()
+    cells = [c for t in parse(html / PAGES["ablation"]).tables for row in t for c in row]
+    files = sorted((ROOT / "results" / "ablation").rglob("*.json"))
+    assert files, "results/ablation is committed with the repo"
+    for f in files:
+        res = json.loads(f.read_text())
+        assert res["variant"] in cells, f
+        assert f"{res['acc_r']:.2f}" in cells, f

@@ -47,6 +47,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "capped_clip0.3": {**_CAPPED, "clip_grad_norm": 0.3},
     "capped_clip0.1": {**_CAPPED, "clip_grad_norm": 0.1},
     "capped_clip0.1_per_row": {**_CAPPED, "clip_grad_norm": 0.1, "clip_scope": "per_row"},
+    "capped_clip0.03_per_row": {**_CAPPED, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
+    "capped_clip0.01_per_row": {**_CAPPED, "clip_grad_norm": 0.01, "clip_scope": "per_row"},
+    "capped_clip0.3_per_row": {**_CAPPED, "clip_grad_norm": 0.3, "clip_scope": "per_row"},
+    # a lower cap: a class counts as forgotten sooner (chance is ln 10 = 2.3 on 10 classes)
+    "capped_cap3_clip0.1_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.1, "clip_scope": "per_row"},
+    "capped_cap3_clip0.03_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
+    "capped_cap2.5_clip0.03_per_row": {**_CAPPED, "ce_cap": 2.5, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
 }
 
 

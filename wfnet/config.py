@@ -52,9 +52,9 @@ class UntrainConfig:
     ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
     ce_cap: float = 4.0               # capped forget term: CE above this earns nothing (chance: ln N_c)
     regularizer: str = "l1_closed"    # see wfnet.loss.REGULARIZERS
-    clip_grad_norm: float | None = 0.1  # max L2 norm of the alpha gradient per step (x lr 100 =
-                                        # at most 10 of alpha per step); None = off
-    clip_scope: str = "global"        # "global": one norm over all alphas; "per_row": one per class row
+    clip_grad_norm: float | None = 0.1  # max L2 norm of each class row's alpha gradient per step
+                                        # (x lr 100: a row moves at most 10 per step); None = off
+    clip_scope: str = "per_row"       # "per_row": one norm per class row; "global": one over all
     alpha_bound: float | None = 6.0   # clamp alpha to [-b, b] after each step: a closed gate can reopen
     patience: int = 10                # early stopping, in validation evaluations
     evals_per_epoch: int = 5          # validation-loss evaluations per epoch
