@@ -38,6 +38,9 @@ EXPERIMENTS := 01_train_original 02_untrain_wfnet 03_baselines
 EXECUTED := $(EXPERIMENTS:%=$(EXEC)/%_pm.ipynb)
 PARAMS := $(EXEC)/params.txt
 RES := results/$(PRESET)/$(DATASET)/$(BACKBONE)
+# the package's code: a change reruns the notebooks, which reuse every result whose key still
+# matches and recompute the others (a changed default changes the key)
+WFNET_SRC := $(shell find wfnet -name '*.py')
 BOOK_STAMP := _build/html/.built
 BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) wfnet/report.py \
 	wfnet/widgets.py wfnet/paper_values.py
@@ -57,7 +60,7 @@ $(PARAMS): FORCE
 	@echo "$(DATASET) $(BACKBONE) $(PRESET) $(DEVICE)" | cmp -s - $@ || echo "$(DATASET) $(BACKBONE) $(PRESET) $(DEVICE)" > $@
 
 # an experiment notebook, executed by papermill; it also reruns when its result file is missing
-$(EXEC)/%_pm.ipynb: notebooks/%.py $(PARAMS) $(STAMP)
+$(EXEC)/%_pm.ipynb: notebooks/%.py $(PARAMS) $(STAMP) $(WFNET_SRC)
 	@mkdir -p $(EXEC)/.part
 	$(VENV)/bin/jupytext --to ipynb -o - $< | $(VENV)/bin/papermill - $(EXEC)/.part/$*_pm.ipynb \
 		--cwd notebooks -p dataset $(DATASET) -p backbone $(BACKBONE) -p preset $(PRESET) \
