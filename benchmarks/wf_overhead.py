@@ -27,7 +27,7 @@ def main() -> None:
     device = resolve_device(args.device)
     print(f"# WF overhead, batch {args.batch}, 3x{args.size}x{args.size}, mixed rows, {device_name(device)}, "
           f"torch {torch.__version__}, commit {git_commit()[:12]}")
-    print("| backbone | plain infer img/s | WF infer img/s | infer ratio plain/WF time | plain train img/s | WF untrain img/s | train ratio |")
+    print("| backbone | plain infer img/s | WF infer img/s | infer WF/plain time | plain train img/s | WF untrain img/s | train WF/plain time |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     amp = device.type == "cuda"
     for name in args.backbones:
