@@ -25,7 +25,6 @@ results_dir = "results"
 preset = "smoke"
 
 # %% tags=["hide-input"]
-from pathlib import Path
 
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display

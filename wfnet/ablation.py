@@ -1,7 +1,8 @@
 """Untraining variants compared on one original model: the choices the paper leaves open.
 
 Each variant is a named set of ``UntrainConfig`` overrides; results go to
-``results/ablation/<dataset>/<backbone>/<variant>.json`` and are reused when their key matches.
+``results/ablation/<dataset>/<backbone>/<variant>.json`` (or, for ``--checkpoint``, to
+``.../<backbone>/checkpoint-<hash>/``) and are reused when their key matches.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import torch
 
 from .backbones import build, create_backbone
 from .checkpoint import load, save_original
-from .errors import WFNetError
 from .config import TrainConfig, train_defaults, untrain_defaults
 from .data import load_dataset
+from .errors import WFNetError
 from .io import atomic_write_json, sha256_file
 from .metrics import evaluate_wf, random_reference
 from .pipeline import RANDOM_REFERENCE_SEED
@@ -33,16 +34,16 @@ _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"
 VARIANTS: dict[str, dict[str, Any]] = {
     # Eq. 3 as printed: 1 / mean CE of the forget half, no clipping
     "literal_eq3": {"forget_term": "reciprocal_mean", "clip_grad_norm": None},
-    "literal_eq3_clipped": {"forget_term": "reciprocal_mean", "clip_grad_norm": 1.0},
+    "literal_eq3_clipped": {"forget_term": "reciprocal_mean", "clip_grad_norm": 1.0, "clip_scope": "global"},
     # per-class reciprocal (the starting point measured before this project)
-    "class_mean": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": 1.0},
+    "class_mean": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": 1.0, "clip_scope": "global"},
     "class_mean_noclip": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": None},
     # per-class reciprocal, capped once a class is forgotten
     "capped": {**_CAPPED, "clip_grad_norm": 1.0},
     "capped_bound6": {**_CAPPED, "clip_grad_norm": 1.0, "alpha_bound": 6.0},
     "capped_reg_l2": {**_CAPPED, "clip_grad_norm": 1.0, "regularizer": "l2_closed"},
     "capped_reg_none": {**_CAPPED, "clip_grad_norm": 1.0, "regularizer": "none"},
-    "capped_adam_lr0.1": {**_CAPPED, "optimizer": "adam", "lr": 0.1},
+    "capped_adam_lr0.1": {**_CAPPED, "optimizer": "adam", "lr": 0.1, "clip_grad_norm": None},
     # the size of a step: lr 100 x clip norm bounds how far alpha moves per step
     "capped_clip0.3": {**_CAPPED, "clip_grad_norm": 0.3},
     "capped_clip0.1": {**_CAPPED, "clip_grad_norm": 0.1},
