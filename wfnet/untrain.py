@@ -1,7 +1,7 @@
 """Single-round untraining of every class at once (paper, "Label expansion" and Algorithm 1).
 
-Only alpha trains. The validation loss is evaluated ``evals_per_epoch`` times per epoch; the
-best alpha is kept and training stops after ``patience`` evaluations without improvement, or at
+Only alpha trains, by SGD on a gradient clipped per class row (``clip_alpha_grads``). The
+validation loss is evaluated ``evals_per_epoch`` times per epoch; the best alpha is kept and training stops after ``patience`` evaluations without improvement, or at
 once (keeping the best alpha) if the loss or any gate becomes non-finite.
 """
 
@@ -92,7 +92,8 @@ def untrain(
     """Train the alpha matrices of ``model`` so that row c forgets class c, for every c."""
     if cfg.batch_size < 2:
         raise WFNetError("untraining needs batch_size >= 2 (half forgets, half retains)")
-    FORGET_TERMS.get(cfg.forget_term), REGULARIZERS.get(cfg.regularizer)  # bad names fail now
+    FORGET_TERMS.get(cfg.forget_term)  # a bad name fails before any step
+    REGULARIZERS.get(cfg.regularizer)
     if cfg.clip_scope not in CLIP_SCOPES:
         raise WFNetError(f"unknown clip_scope {cfg.clip_scope!r}; expected one of {list(CLIP_SCOPES)}")
     if model.num_classes != data.num_classes:
