@@ -21,8 +21,9 @@
 # cross-entropy past which a class earns nothing more; `clip_grad_norm` the largest norm of the
 # alpha gradient per step (times the learning rate 100: how far alpha may move per step);
 # `clip_scope` whether that norm is taken over all rows at once or per class row; `alpha_bound`
-# the clamp on alpha; `regularizer` R(alpha). "worst rows" are the classes whose forgetting costs
-# the other classes most.
+# the clamp on alpha; `regularizer` R(alpha); "–" = a choice the run's configuration did not have
+# yet (an older run), or that its forget term does not use. "worst rows" are the classes whose
+# forgetting costs the other classes most. Rows are sorted by retain accuracy.
 
 # %% tags=["parameters"]
 results_dir = "results"
@@ -37,4 +38,4 @@ if table.empty:
     display(Markdown("No ablation results yet: run `wfnet ablate` (see the README)."))
 for original, rows in table.groupby("original", sort=False):
     display(Markdown(f"## {original}"))
-    display(report.styled(rows.drop(columns="original").reset_index(drop=True)))
+    display(report.styled(rows.drop(columns="original").reset_index(drop=True)).hide(axis="index"))

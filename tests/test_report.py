@@ -229,7 +229,20 @@ def test_ablation_table_reads_the_config_each_run_used(tmp_path: Path):
     table = report.ablation_table(tmp_path)
     row = table.iloc[0]
     assert row["original"] == "resnet18 x1.0 · mnist-5k (97.8%)"
-    assert (row["clip_grad_norm"], row["alpha_bound"], row["Acc_r"], row["steps"]) == (0.1, "none", "91.00", 56)
+    assert (row["clip_grad_norm"], row["alpha_bound"], row["Acc_r"], row["steps"]) == ("0.1", "none", "91.00", 56)
+    assert row["ce_cap"] == report.NOT_REPORTED  # not in that config
     assert row["worst rows (Acc_r)"] == "0 (90.0), 1 (91.0)"
     assert row["clip_scope"] == report.NOT_REPORTED  # a field the run's config did not have is not invented
     assert row["git commit"] == "0123456789ab"
+
+
+def test_ablation_table_sorts_by_retain_accuracy_and_hides_unused_caps(tmp_path: Path):
+    out = tmp_path / "ablation" / "d" / "b"
+    out.mkdir(parents=True)
+    for name, acc_r, term in (("a", 50.0, "reciprocal_mean"), ("b", 80.0, "class_mean_reciprocal_capped")):
+        (out / f"{name}.json").write_text(json.dumps({
+            "variant": name, "acc_r": acc_r, "acc_f": 0.0, "zrf": 0.5, "per_class": [],
+            "provenance": {"untrain_config": {"forget_term": term, "ce_cap": 4.0}}}))
+    table = report.ablation_table(tmp_path)
+    assert list(table["variant"]) == ["b", "a"]
+    assert list(table["ce_cap"]) == ["4", report.NOT_REPORTED]

@@ -400,9 +400,23 @@ def _worst_rows(per_class: Sequence[dict[str, Any]], n: int = 2) -> str:
     return ", ".join(f"{r.get('name', r.get('cls', '?'))} ({r['acc_r']:.1f})" for r in rows) or NOT_RUN
 
 
+def _choice(ucfg: dict[str, Any], key: str) -> str:
+    """One untraining choice as the run's config recorded it: "none" for None, "–" when the
+    config had no such field yet (an older run) or the forget term does not use it."""
+    if key not in ucfg:
+        return NOT_REPORTED
+    if key == "ce_cap" and not str(ucfg.get("forget_term", "")).endswith("_capped"):
+        return NOT_REPORTED
+    value = ucfg[key]
+    if value is None:
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def ablation_table(results_dir: Path | str) -> pd.DataFrame:
-    """One row per file under ``results/ablation``: the original model it started from, the
-    untraining choices it made (from the config it ran with, not from its name) and its scores."""
+    """One row per file under ``results/ablation``, best retain accuracy first: the original model
+    it started from, its scores, and the untraining choices it made (from the config it ran
+    with, not from its name)."""
     rows = []
     for path in sorted((Path(results_dir) / "ablation").rglob("*.json")):
         res = json.loads(path.read_text())
@@ -412,16 +426,18 @@ def ablation_table(results_dir: Path | str) -> pd.DataFrame:
             "original": f"{prov.get('backbone', '?')} x{prov.get('width', '?')} · {prov.get('dataset', '?')}"
                         f" ({_num(res.get('original_test_acc'), 1)}%)",
             "variant": res.get("variant", path.stem),
-            # a choice the run's config did not have yet (an older run) reads "–"
-            **{k: "none" if ucfg.get(k, NOT_REPORTED) is None else ucfg.get(k, NOT_REPORTED)
-               for k in ABLATION_CHOICES},
-            "epochs (max)": ucfg.get("epochs", NOT_RUN), "steps": res.get("steps", NOT_RUN),
             "Acc_r": _num(res.get("acc_r"), 2), "Acc_f": _num(res.get("acc_f"), 2),
             "ZRF": _num(res.get("zrf"), 3), "worst rows (Acc_r)": _worst_rows(res.get("per_class") or []),
+            **{k: _choice(ucfg, k) for k in ABLATION_CHOICES},
+            "epochs (max)": ucfg.get("epochs", NOT_REPORTED), "steps": res.get("steps", NOT_REPORTED),
             "wall time (s)": _num(prov.get("wall_seconds"), 0), "device": prov.get("device", "?"),
             "git commit": _short_commit(str(prov.get("git_commit", "?"))),
+            "_sort": -float(res["acc_r"]) if res.get("acc_r") is not None else math.inf,
         })
-    return pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).sort_values(["original", "_sort"], kind="stable")
+    return table.drop(columns="_sort").reset_index(drop=True)
 
 
 def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
