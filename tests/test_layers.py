@@ -26,15 +26,20 @@ def test_forget_none_is_the_plain_model_bit_for_bit(tiny_cnn):
     assert torch.equal(wf(x), tiny_cnn(x))
 
 
-@pytest.mark.parametrize("name", ["resnet18", "vit_tiny"])
-def test_open_gates_equal_plain_backbone(name):
+def _open_gates(name: str):
+    """(plain backbone, its WF model with every gate forced open, an input batch)."""
     torch.manual_seed(0)
     model = create_backbone(name, 10, 3, 32, width=0.25).eval()
     wf = wrap(model, 10)
     with torch.no_grad():
         for a in wf.alphas():
             a.fill_(50.0)
-    x = torch.randn(3, 3, 32, 32)
+    return model, wf, torch.randn(3, 3, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "vit_tiny"])
+def test_open_gates_equal_plain_backbone(name):
+    model, wf, x = _open_gates(name)
     assert_close(wf(x, forget=7), model(x), atol=1e-5, rtol=1e-5)
 
 
@@ -189,13 +194,7 @@ def test_combine_leaves_the_original_model_bit_for_bit(tiny_cnn):
 @pytest.mark.parametrize("combine", ["product", "min"])
 @pytest.mark.parametrize("name", ["resnet18", "vit_tiny"])
 def test_all_classes_with_open_gates_equal_plain_backbone(name, combine):
-    torch.manual_seed(0)
-    model = create_backbone(name, 10, 3, 32, width=0.25).eval()
-    wf = wrap(model, 10)
-    with torch.no_grad():
-        for a in wf.alphas():
-            a.fill_(50.0)
-    x = torch.randn(3, 3, 32, 32)
+    model, wf, x = _open_gates(name)
     with torch.no_grad():
         expected = model(x)
         assert_close(wf(x, forget=set(range(10)), combine=combine), expected, atol=1e-5, rtol=1e-5)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .backbones import build, create_backbone
-from .checkpoint import load, save_original
+from .checkpoint import Loaded, load, save_original
 from .config import TrainConfig, train_defaults, untrain_defaults
 from .data import load_dataset
 from .errors import WFNetError
@@ -82,9 +82,8 @@ def trained_base(dataset: str, backbone: str, width: float, tcfg: TrainConfig, o
     return Base(ckpt, key, dataset, tcfg.as_dict(), Path(out) / "ablation" / dataset / backbone)
 
 
-def checkpoint_base(checkpoint: Path, out: Path) -> Base:
+def checkpoint_base(checkpoint: Path, loaded: Loaded, out: Path) -> Base:
     """A given original ``model.pt`` (e.g. from ``wfnet train``), keyed by its content."""
-    loaded = load(checkpoint)
     prov = loaded.meta.get("provenance", {})
     if not prov.get("dataset"):
         raise WFNetError(f"{checkpoint} does not say which dataset it was trained on")
@@ -103,9 +102,10 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     if checkpoint is None:
         tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed)
         base = trained_base(dataset, backbone, width, tcfg, out, runs, dev, progress)
+        original = load(base.checkpoint)
     else:
-        base = checkpoint_base(checkpoint, out)
-    original = load(base.checkpoint)
+        original = load(checkpoint)
+        base = checkpoint_base(checkpoint, original, out)
     if original.kind != "original":
         raise WFNetError(f"{base.checkpoint} is a WF model; ablate an original model")
     data = load_dataset(base.dataset)

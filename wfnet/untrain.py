@@ -60,6 +60,12 @@ def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, 
 CLIP_SCOPES = ("global", "per_row")
 
 
+def check_clip_scope(scope: str) -> str:
+    if scope not in CLIP_SCOPES:
+        raise WFNetError(f"unknown clip_scope {scope!r}; expected one of {list(CLIP_SCOPES)}")
+    return scope
+
+
 def clip_alpha_grads(alphas: list[Tensor], max_norm: float, scope: str) -> None:
     """Clip the alpha gradient in place.
 
@@ -67,11 +73,9 @@ def clip_alpha_grads(alphas: list[Tensor], max_norm: float, scope: str) -> None:
     unlearning problems sharing a batch, and one global norm hands the whole step to the row whose
     1/CE gradient is largest (the class the model fits best), which then overshoots.
     """
-    if scope == "global":
+    if check_clip_scope(scope) == "global":
         torch.nn.utils.clip_grad_norm_(alphas, max_norm)
         return
-    if scope != "per_row":
-        raise WFNetError(f"unknown clip_scope {scope!r}; expected one of {list(CLIP_SCOPES)}")
     grads = [a.grad for a in alphas if a.grad is not None]
     if not grads:
         return
@@ -94,8 +98,7 @@ def untrain(
         raise WFNetError("untraining needs batch_size >= 2 (half forgets, half retains)")
     FORGET_TERMS.get(cfg.forget_term)  # a bad name fails before any step
     REGULARIZERS.get(cfg.regularizer)
-    if cfg.clip_scope not in CLIP_SCOPES:
-        raise WFNetError(f"unknown clip_scope {cfg.clip_scope!r}; expected one of {list(CLIP_SCOPES)}")
+    check_clip_scope(cfg.clip_scope)
     if model.num_classes != data.num_classes:
         raise WFNetError(f"the WF model has {model.num_classes} rows but {data.name} has {data.num_classes} classes")
     labels = data.train.labels if train_index is None else data.train.labels[train_index]

@@ -171,7 +171,6 @@ class WFModel(nn.Module):
             self.selection.rows, self.selection.combine = None, "product"
 
     def forward(self, x: Tensor, forget: Forget = None, combine: str = "product") -> Tensor:
-        check_combine(combine)  # a bad name fails even where it would not matter (one row, None)
         return self.forward_rows(x, self.rows_for(forget, x.shape[0], x.device), combine)
 
 
