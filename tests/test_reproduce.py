@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from wfnet.presets import PRESETS
+from wfnet.presets import PRESETS, RECIPE_GROUPS, Recipe
 from wfnet.relearn import RelearnConfig
 from wfnet.reproduce import reproduce
 from wfnet.results import METHODS, RELATIONSHIPS, result_path
 
 # a preset small enough for the kill-and-resume test: every method, every metric, minutes on CPU
-MICRO = replace(PRESETS.get("smoke"), name="micro", train_epochs_small=1, untrain_epochs=1,
+MICRO = replace(PRESETS.get("smoke"), name="micro", recipes={g: Recipe(epochs=1) for g in RECIPE_GROUPS},
+                untrain_epochs=1,
                 relearn=RelearnConfig(max_epochs=1, samples_per_epoch=128), insdel_steps=2)
 
 NUMBERS = ("acc_r", "acc_f", "zrf", "rt", "rt_failed")

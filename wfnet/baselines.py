@@ -37,10 +37,13 @@ class FinetuneConfig:
         return asdict(self)
 
 
-def class_index(labels: Tensor, cls: int, keep: bool) -> Tensor:
-    """Indices of the samples of ``cls`` (keep=True) or of every other class (keep=False)."""
-    mask = labels.cpu() == cls
-    return torch.nonzero(mask if keep else ~mask).flatten()
+def class_index(labels: Tensor, cls: int, keep: bool, within: Tensor | None = None) -> Tensor:
+    """Indices of the samples of ``cls`` (keep=True) or of every other class (keep=False),
+    optionally only among ``within`` (e.g. the fit part of a train/validation split)."""
+    labels = labels.cpu()
+    pool = torch.arange(len(labels)) if within is None else within.cpu()
+    mask = labels[pool] == cls
+    return pool[mask if keep else ~mask]
 
 
 def retrain_without(backbone_factory, data: ImageDataset, cls: int, cfg: TrainConfig,
@@ -74,13 +77,14 @@ def _finetune(model: nn.Module, batches: BatchIterator, cfg: "FinetuneConfig", l
 
 
 def random_labels(original: nn.Module, data: ImageDataset, cls: int, cfg: FinetuneConfig,
-                  device: torch.device) -> nn.Module:
-    """Forget samples get a random wrong label each step; retain samples keep theirs."""
+                  device: torch.device, within: Tensor | None = None) -> nn.Module:
+    """Forget samples get a random wrong label each step; retain samples keep theirs
+    (training samples only from ``within`` when given)."""
     gen = seed_everything(cfg.seed)
     model = copy.deepcopy(original).to(device)
     labels = data.train.labels.cpu()
-    forget = class_index(labels, cls, keep=True)
-    retain = class_index(labels, cls, keep=False)
+    forget = class_index(labels, cls, keep=True, within=within)
+    retain = class_index(labels, cls, keep=False, within=within)
     n_retain = min(len(retain), int(round(cfg.retain_ratio * len(forget))))
     retain = retain[torch.randperm(len(retain), generator=gen)[:n_retain]]
     index = torch.cat([forget, retain])
@@ -90,21 +94,21 @@ def random_labels(original: nn.Module, data: ImageDataset, cls: int, cfg: Finetu
 
     def loss_fn(logits: Tensor, y: Tensor) -> Tensor:
         is_f = y == cls
-        wrong = (y + torch.randint(1, nc, y.shape, generator=gen).to(y.device)) % nc
+        wrong = (y + torch.randint(1, nc, y.shape, generator=gen).to(y.device, non_blocking=True)) % nc
         return F.cross_entropy(logits, torch.where(is_f, wrong, y))
 
     return _finetune(model, batches, cfg, loss_fn, device, train_mode=True)
 
 
 def negative_gradients(original: nn.Module, data: ImageDataset, cls: int, cfg: FinetuneConfig,
-                       device: torch.device) -> nn.Module:
+                       device: torch.device, within: Tensor | None = None) -> nn.Module:
     """Gradient ascent on the forget class (batch norm frozen: only forget samples are seen).
 
     Ascent has no minimum: it stops at the first batch of the forget class that the model no
     longer gets right at all, before the weights run away (the usual practice)."""
     gen = seed_everything(cfg.seed)
     model = copy.deepcopy(original).to(device)
-    forget = class_index(data.train.labels, cls, keep=True)
+    forget = class_index(data.train.labels, cls, keep=True, within=within)
     batches = BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device, shuffle=True,
                             augment=data.augment, generator=gen, index=forget)
     return _finetune(model, batches, cfg, lambda logits, y: -F.cross_entropy(logits.float(), y), device,

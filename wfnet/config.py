@@ -35,6 +35,14 @@ def train_defaults(backbone: str) -> TrainConfig:
     return TrainConfig()
 
 
+def scaled_batch(cfg: TrainConfig, batch_size: int | None) -> TrainConfig:
+    """A larger (or smaller) batch with the learning rate scaled linearly (Goyal et al., 2017),
+    the warmup kept in epochs: what makes a big-batch GPU recipe train like the default."""
+    if batch_size is None or batch_size == cfg.batch_size:
+        return cfg
+    return replace(cfg, batch_size=batch_size, lr=cfg.lr * batch_size / cfg.batch_size)
+
+
 @dataclass(frozen=True)
 class UntrainConfig:
     """WF-Net untraining (paper, "Training" and "Implementation and Training Details")."""
@@ -109,4 +117,5 @@ def override(cfg: Any, **changes: Any) -> Any:
     return replace(cfg, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["TrainConfig", "UntrainConfig", "override", "parse_assignments", "train_defaults", "untrain_defaults"]
+__all__ = ["TrainConfig", "UntrainConfig", "override", "parse_assignments", "scaled_batch", "train_defaults",
+           "untrain_defaults"]

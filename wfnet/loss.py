@@ -92,7 +92,7 @@ def expand_labels(y: Tensor, num_classes: int, chi: int, generator: torch.Genera
     if num_classes < 2:
         raise ValueError("label expansion needs at least two classes")
     targets = y.repeat(chi)
-    shift = torch.randint(1, num_classes, (targets.shape[0],), generator=generator).to(y.device)
+    shift = torch.randint(1, num_classes, (targets.shape[0],), generator=generator).to(y.device, non_blocking=True)
     return (targets + shift) % num_classes, targets
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -13,20 +14,57 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+PROJECT_ROOT_COMMIT = "4c341e70290abca7dce97405df19ec007e968c24"  # this repository's first commit
+COMMIT_ENV = "WFNET_GIT_COMMIT"  # set by scripts/gpu_run.sh where the checkout travels without .git
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
+                          check=True).stdout.strip()
+
+
+def _own_repository() -> bool:
+    """Is the git repository around the package this project's own? An export or a wheel
+    unpacked inside some other checkout must not record that checkout's commit."""
+    try:
+        top = Path(_git("rev-parse", "--show-toplevel")).resolve()
+        if top != REPO_ROOT.resolve():
+            return False
+        if _git("rev-parse", "--is-shallow-repository") == "true":  # a shallow clone lacks the root
+            return True
+        return PROJECT_ROOT_COMMIT in _git("rev-list", "--max-parents=0", "HEAD").split()
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wfnet")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """HEAD of the checkout the package runs from, with '+dirty' when files differ from it.
+    """This project's HEAD, with '+dirty' when tracked files differ from it.
 
-    Cached: the first call pins it, so a long run records the code it started with even if
-    commits land while it runs (the CLI and ``reproduce`` call it when they start)."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    Read from git only when the repository found is this project's own; else from
+    ``$WFNET_GIT_COMMIT`` (written by our own GPU script from the checkout it was sent from);
+    else ``unknown (wfnet <version>)``. Cached: the first call pins it, so a long run records
+    the code it started with even if commits land while it runs."""
+    if _own_repository():
+        try:
+            head = _git("rev-parse", "HEAD")
+            dirty = _git("status", "--porcelain", "--untracked-files=no")
+            return head + ("+dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            pass
+    declared = os.environ.get(COMMIT_ENV, "").strip()
+    if declared:
+        return declared
+    return f"unknown (wfnet {package_version()})"
 
 
 def device_name(device: torch.device) -> str:

@@ -13,12 +13,12 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm
 
-from .backbones import build, create_backbone
+from .backbones import BackboneSpec, build, create_backbone
 from .baselines import negative_gradients, random_labels, retrain_without
 from .checkpoint import load, save_original, save_wf
 from .data import ImageDataset, load_dataset
@@ -29,8 +29,9 @@ from .metrics import ClassScores, aggregate, class_scores, random_reference
 from .pipeline import RANDOM_REFERENCE_SEED, dataset_fields
 from .presets import PRESETS, Preset
 from .provenance import git_commit, provenance, resolve_device
-from .relearn import class_accuracy, relearn_time, trainable_copy
-from .results import METHODS, RELATIONSHIPS, finite_or_none, read_result, result_path, write_result
+from .relearn import relearn_time, trainable_copy
+from .results import (METHODS, RELATIONSHIPS, finite_or_none, read_result, result_path, retrained_class_path,
+                      write_result)
 from .train import predict, train_model
 from .untrain import untrain
 from .wrap import wrap
@@ -42,29 +43,38 @@ class Run:
     """Shared state of one reproduce call: data, preset, device, cache folder, reference models."""
 
     def __init__(self, data: ImageDataset, backbone: str, preset: Preset, runs_dir: Path,
-                 device: torch.device, seed: int, progress: bool) -> None:
+                 device: torch.device, seed: int, progress: bool, results_dir: Path | None = None) -> None:
         self.data, self.backbone, self.preset = data, backbone, preset
         self.device, self.seed, self.progress = device, seed, progress
         self.key = preset.key(data.name, backbone, seed)
         self.dir = Path(runs_dir) / preset.name / data.name / backbone
+        self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
+        self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
         self._original: torch.nn.Module | None = None
+        self._original_logits: torch.Tensor | None = None
         self._random_logits: torch.Tensor | None = None
         self._targets: list[float] | None = None
+
+    def method_key(self, method: str) -> str:
+        return self.preset.key(self.data.name, self.backbone, self.seed, method)
 
     def factory(self) -> torch.nn.Module:
         torch.manual_seed(self.seed)  # the initialisation is part of the seeded run
         return create_backbone(self.backbone, self.data.num_classes, self.data.in_chans,
                                self.data.image_size, self.preset.width)
 
-    def cached_json(self, name: str, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """A JSON piece of work, reused only when its key matches this configuration."""
-        path = self.dir / name
+    def cached_json(self, name: str, compute: Callable[[], dict[str, Any]], key: str | None = None,
+                    root: Path | None = None) -> dict[str, Any]:
+        """A JSON piece of work under ``root`` (default: the run's cache folder), reused only
+        when its key matches (default: the run's whole-preset key)."""
+        key = key or self.key
+        path = (root or self.dir) / name
         if path.is_file():
             blob = json.loads(path.read_text())
-            if blob.get("key") == self.key:
+            if blob.get("key") == key:
                 return blob
-        blob = finite_or_none({"key": self.key, **compute()})
+        blob = finite_or_none({"key": key, **compute()})
         atomic_write_json(path, blob)
         return blob
 
@@ -74,12 +84,13 @@ class Run:
     def original(self) -> torch.nn.Module:
         if self._original is None:
             path = self.dir / "original" / "model.pt"
-            meta_ok = path.is_file() and load(path).meta.get("key") == self.key
+            key = self.method_key("original")
+            meta_ok = path.is_file() and load(path).meta.get("key") == key
             if not meta_ok:
                 cfg = self.preset.train_config(self.data.name, self.backbone, self.seed)
                 res = train_model(self.factory(), self.data, cfg, self.device, progress=self.progress,
                                   desc=f"original {self.backbone}")
-                meta = {"key": self.key, "test_acc": res.test_acc, "wall_seconds": res.wall_seconds,
+                meta = {"key": key, "test_acc": res.test_acc, "wall_seconds": res.wall_seconds,
                         "train_images_per_second": res.images_per_second,
                         "provenance": {"dataset": self.data.name}}
                 save_original(path, res.model, res.model.wfnet_spec, meta)
@@ -87,24 +98,47 @@ class Run:
         return self._original
 
     @property
+    def original_logits(self) -> torch.Tensor:
+        """The original model's test logits: its scores and the relearn targets come from these."""
+        if self._original_logits is None:
+            self._original_logits = predict(self.original, self.data.test, self.data, self.device)
+        return self._original_logits
+
+    @property
     def random_logits(self) -> torch.Tensor:
+        """M* of ZRF: built from the spec alone (never from a loaded model, whose lazy loading
+        inside the seeded block would shift M*'s initialisation), run on the run's device."""
         if self._random_logits is None:
-            spec = self.original.wfnet_spec  # load first: loading inside the seeded block would
-            rnd = random_reference(lambda: build(spec), RANDOM_REFERENCE_SEED)  # shift M*'s init
+            rnd = random_reference(lambda: build(self.spec), RANDOM_REFERENCE_SEED)
             self._random_logits = predict(rnd, self.data.test, self.data, self.device)
         return self._random_logits
 
     @property
     def targets(self) -> list[float]:
-        """The original model's accuracy on each class: the bar relearning must reach."""
+        """The original model's accuracy on each class (its per-class Acc_f in original.json): the
+        bar relearning must reach. Read from that file when it matches this run, so that a piece
+        of work that only retrains never has to train the original as well."""
         if self._targets is None:
-            self._targets = [class_accuracy(self.original, self.data, c, self.device)
-                             for c in range(self.data.num_classes)]
+            self._targets = self._targets_from_results() or [
+                row.acc_f for row in self.original_rows()]
         return self._targets
 
+    def _targets_from_results(self) -> list[float] | None:
+        if self.results_dir is None:
+            return None
+        blob = read_result(self.results_dir, self.preset.name, self.data.name, self.backbone, "original")
+        if blob is None or blob.get("provenance", {}).get("key") != self.method_key("original"):
+            return None
+        return [row["acc_f"] for row in blob["per_class"]]
+
+    def original_rows(self) -> list[ClassScores]:
+        return [class_scores(self.original_logits, self.labels, self.random_logits, c, n)
+                for c, n in enumerate(self.data.classes)]
+
     def base_provenance(self, wall: float, **extra: object) -> dict[str, Any]:
-        return provenance(self.device, wall, **dataset_fields(self.data), backbone=self.backbone, width=self.preset.width, seed=self.seed,
-                          preset=self.preset.name, key=self.key, **extra)
+        fields: dict[str, Any] = {"key": self.key, "run_key": self.key, **extra}  # run_key: the whole preset
+        return provenance(self.device, wall, **dataset_fields(self.data), backbone=self.backbone,
+                          width=self.preset.width, seed=self.seed, preset=self.preset.name, **fields)
 
 
 def rt_summary(per_class: list[dict[str, Any]]) -> tuple[float | None, int | None]:
@@ -118,13 +152,11 @@ def rt_summary(per_class: list[dict[str, Any]]) -> tuple[float | None, int | Non
 
 def run_original(run: Run) -> dict[str, Any]:
     start = time.perf_counter()
-    logits = predict(run.original, run.data.test, run.data, run.device)
-    rows = [class_scores(logits, run.labels, run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
-    scores = aggregate(rows).as_dict()
+    scores = aggregate(run.original_rows()).as_dict()
     meta = load(run.dir / "original" / "model.pt").meta
     return {**scores, "rt": None, "rt_failed": None, "test_acc": meta["test_acc"],
             "provenance": run.base_provenance(
-                time.perf_counter() - start + meta["wall_seconds"],
+                time.perf_counter() - start + meta["wall_seconds"], key=run.method_key("original"),
                 train_wall_seconds=meta["wall_seconds"],
                 train_images_per_second=meta["train_images_per_second"],
                 train_config=run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict())}
@@ -136,9 +168,9 @@ def unlearn_class(run: Run, method: str, c: int) -> torch.nn.Module:
         cfg = run.preset.train_config(run.data.name, run.backbone, run.seed)
         return retrain_without(run.factory, run.data, c, cfg, run.device)
     if method == "random_labels":
-        return random_labels(run.original, run.data, c, run.preset.random_labels, run.device)
+        return random_labels(run.original, run.data, c, run.preset.finetune_config(method), run.device)
     if method == "negative_gradients":
-        return negative_gradients(run.original, run.data, c, run.preset.negative_gradients, run.device)
+        return negative_gradients(run.original, run.data, c, run.preset.finetune_config(method), run.device)
     raise WFNetError(f"{method!r} is not a single-class method; expected one of {SINGLE_CLASS}")
 
 
@@ -158,22 +190,58 @@ def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module],
             "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start, **more}
 
 
-def run_single_class(run: Run, method: str) -> dict[str, Any]:
-    per_class = []
-    for c in tqdm(range(run.data.num_classes), desc=method, disable=not run.progress, leave=False):
-        per_class.append(run.cached_json(f"{method}/class_{c}.json",
-                                         lambda: single_class_piece(run, c, lambda: unlearn_class(run, method, c))))
+def class_pieces(run: Run, method: str, classes: Iterable[int]) -> list[dict[str, Any]]:
+    """Per-class results of a single-class method, each with its provenance (cached, resumable).
+
+    The retrained baseline's live beside the results (``retrained/class_<c>.json``): each costs
+    a full training, so they are kept and committed one by one and may come from several GPU
+    calls; the other methods' are a cache under the run's folder."""
+    key = run.method_key(method)
+    keep = method == "retrained" and run.results_dir is not None
+    root = (retrained_class_path(run.results_dir, run.preset.name, run.data.name, run.backbone, 0).parents[1]
+            if keep else run.dir)
+
+    def compute(c: int) -> dict[str, Any]:
+        piece = single_class_piece(run, c, lambda: unlearn_class(run, method, c))
+        return {**piece, "provenance": run.base_provenance(piece["wall_seconds"], key=key, cls=c)}
+
+    return [run.cached_json(f"{method}/class_{c}.json", lambda: compute(c), key, root)
+            for c in tqdm(list(classes), desc=method, disable=not run.progress, leave=False)]
+
+
+def run_single_class(run: Run, method: str, classes: list[int] | None = None) -> dict[str, Any] | None:
+    """The result file's payload of a single-class method. With ``classes`` (the retrained
+    baseline only, built a few classes per GPU call) only those are computed, and the payload
+    is None until every class's piece is there."""
+    nc = run.data.num_classes
+    if classes is None:
+        per_class = class_pieces(run, method, range(nc))
+    else:
+        if method != "retrained" or run.results_dir is None:
+            raise WFNetError("only the retrained baseline is built class by class (with a results folder)")
+        bad = [c for c in classes if not 0 <= c < nc]
+        if bad:
+            raise WFNetError(f"classes {bad} out of range: expected 0..{nc - 1}")
+        class_pieces(run, method, sorted(set(classes)))
+        paths = [retrained_class_path(run.results_dir, run.preset.name, run.data.name, run.backbone, c)
+                 for c in range(nc)]
+        blobs = [json.loads(p.read_text()) if p.is_file() else None for p in paths]
+        if any(b is None or b.get("key") != run.method_key(method) for b in blobs):
+            return None
+        per_class = blobs
     scores = aggregate([scores_row(p) for p in per_class]).as_dict()
     rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
     config = (run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict() if method == "retrained"
-              else getattr(run.preset, method).as_dict())
-    return {**scores, "per_class": [{k: v for k, v in p.items() if k != "key"} for p in per_class],
+              else run.preset.finetune_config(method).as_dict())
+    spread = {f"piece_{f}s": sorted({p["provenance"][f] for p in per_class}) for f in ("device", "git_commit")}
+    return {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "provenance")} for p in per_class],
             "rt": rt, "rt_failed": failed,
             "provenance": run.base_provenance(
-                sum(p["wall_seconds"] for p in per_class), method_config=config,
+                sum(p["wall_seconds"] for p in per_class), key=run.method_key(method), method_config=config,
                 relearn_config=run.preset.relearn_config(run.backbone, run.seed).as_dict(),
-                unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn)}
+                unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn,
+                **{k: v for k, v in spread.items() if len(v) > 1})}
 
 
 def scores_row(p: dict[str, Any]) -> ClassScores:
@@ -185,14 +253,15 @@ def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The run's WF checkpoint and its metadata: loaded when its key matches, else untrained
     (every class in one round) and saved first."""
     path = run.dir / "wfnet" / "wf.pt"
+    key = run.method_key("wfnet")
     if path.is_file():
         loaded = load(path)
-        if loaded.meta.get("key") == run.key:
+        if loaded.meta.get("key") == key:
             return loaded.model.to(run.device), loaded.meta
     cfg = run.preset.untrain_config(run.backbone, run.seed)
     model = wrap(run.original, run.data.num_classes, init=cfg.alpha_init)
     res = untrain(model, run.data, cfg, run.device, progress=run.progress)
-    meta = {"key": run.key, "wall_seconds": res.wall_seconds, "steps": res.steps,
+    meta = {"key": key, "wall_seconds": res.wall_seconds, "steps": res.steps,
             "epochs_run": res.epochs_run, "stopped": res.stopped, "best_val_loss": res.best_val_loss,
             "history": res.history, "untrain_config": cfg.as_dict(),
             "provenance": {"dataset": run.data.name}}
@@ -211,7 +280,7 @@ def run_wfnet(run: Run) -> dict[str, Any]:
         r = relearn_time(trainable_copy(model, row=c), run.data, c, run.targets[c], rcfg, run.device)
         return {"rt": r.epochs, "relearned": r.relearned, "rt_final_acc": r.final}
 
-    rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c)) for c in
+    rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c), run.method_key("wfnet")) for c in
            tqdm(range(run.data.num_classes), desc="wfnet relearn", disable=not run.progress, leave=False)]
     curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
     rel = relationships(model, run.preset.top_k, classes=run.data.classes)
@@ -224,7 +293,8 @@ def run_wfnet(run: Run) -> dict[str, Any]:
             "untrain": {k: meta[k] for k in ("steps", "epochs_run", "stopped", "best_val_loss")},
             "_relationships": rel,
             "provenance": run.base_provenance(
-                time.perf_counter() - start + meta["wall_seconds"], method_config=meta["untrain_config"],
+                time.perf_counter() - start + meta["wall_seconds"], key=run.method_key("wfnet"),
+                method_config=meta["untrain_config"],
                 relearn_config=rcfg.as_dict(), unlearn_wall_seconds_total=meta["wall_seconds"],
                 wf_layers=len(model.layer_names))}
 
@@ -239,8 +309,12 @@ def _write_relationships(path: Path, rows: list[dict[str, object]]) -> None:
 
 def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
               runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
-              seed: int = 0, methods: list[str] | None = None, progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Run (or reuse) every method for one dataset x backbone; write one result file each."""
+              seed: int = 0, methods: list[str] | None = None, progress: bool = True,
+              classes: list[int] | None = None, allow_slow: bool = False) -> dict[str, dict[str, Any]]:
+    """Run (or reuse) every method for one dataset x backbone; write one result file each.
+
+    ``classes`` builds only those classes of the retrained baseline (its ``retrained.json`` is
+    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``."""
     git_commit()  # pin the code version this run starts with (provenance)
     p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
     preset = p.name
@@ -248,13 +322,20 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise WFNetError(f"unknown method(s) {bad}; expected some of {list(METHODS)}")
+    if classes is not None and methods != ["retrained"]:
+        raise WFNetError("classes= selects classes of the retrained baseline: use it with methods=['retrained'] alone")
     create_backbone(backbone, 2)  # unknown backbone: fail before loading data
+    dev = resolve_device(device)
+    if p.gpu_only and dev.type != "cuda" and not allow_slow:
+        raise WFNetError(f"the {preset!r} preset takes GPU-hours (days on a CPU); run it on a GPU "
+                         "(scripts/gpu_run.sh), or pass --allow-slow to run it on the CPU anyway")
     data = load_dataset(dataset, data_root)
-    run = Run(data, backbone, p, Path(runs_dir), resolve_device(device), seed, progress)
+    results_dir = Path(results_dir)
+    run = Run(data, backbone, p, Path(runs_dir), dev, seed, progress, results_dir)
     out: dict[str, dict[str, Any]] = {}
     for method in methods:
-        existing = read_result(Path(results_dir), preset, dataset, backbone, method)
-        if existing is not None and existing.get("provenance", {}).get("key") == run.key:
+        existing = read_result(results_dir, preset, dataset, backbone, method)
+        if existing is not None and existing.get("provenance", {}).get("key") == run.method_key(method):
             out[method] = existing
             continue
         if method == "original":
@@ -262,9 +343,11 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
         elif method == "wfnet":
             payload = run_wfnet(run)
             rel = payload.pop("_relationships")
-            _write_relationships(result_path(Path(results_dir), preset, dataset, backbone, method).with_name(RELATIONSHIPS), rel)
+            _write_relationships(result_path(results_dir, preset, dataset, backbone, method).with_name(RELATIONSHIPS), rel)
         else:
-            payload = run_single_class(run, method)
-        write_result(Path(results_dir), preset, dataset, backbone, method, payload)
-        out[method] = read_result(Path(results_dir), preset, dataset, backbone, method) or payload
+            payload = run_single_class(run, method, classes)
+            if payload is None:
+                continue  # some retrained classes still missing: their pieces are kept
+        write_result(results_dir, preset, dataset, backbone, method, payload)
+        out[method] = read_result(results_dir, preset, dataset, backbone, method) or payload
     return out

@@ -31,6 +31,12 @@ def result_path(root: Path, preset: str, dataset: str, backbone: str, method: st
     return Path(root) / preset / dataset / backbone / f"{method}.json"
 
 
+def retrained_class_path(root: Path, preset: str, dataset: str, backbone: str, cls: int) -> Path:
+    """One class of the retrained baseline (a full training each): kept beside the results, so a
+    column is filled over several GPU calls; ``retrained.json`` is written once all are there."""
+    return Path(root) / preset / dataset / backbone / "retrained" / f"class_{cls}.json"
+
+
 def finite_or_none(obj: Any) -> Any:
     """JSON has no NaN: a metric that could not be computed (e.g. a diverged model) is null."""
     if isinstance(obj, float):

@@ -19,8 +19,9 @@ def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> T
     """Random crop with zero padding and random horizontal flip, for a whole batch at once."""
     b, c, h, w = images.shape
     dev = images.device
-    shifts = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(dev)
-    flips = (torch.rand(b, generator=generator) < 0.5).to(dev)
+    # drawn on the CPU (the same stream on every device); a non-blocking copy never waits on the GPU
+    shifts = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(dev, non_blocking=True)
+    flips = (torch.rand(b, generator=generator) < 0.5).to(dev, non_blocking=True)
     padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))
     rows = torch.arange(h, device=dev)[None, :] + shifts[0][:, None]  # (B, H)
     cols = torch.arange(w, device=dev)[None, :] + shifts[1][:, None]  # (B, W)
@@ -54,10 +55,12 @@ class BatchIterator:
             self.split = self.split.to(self.device)
 
     def _order(self) -> Tensor:
-        base = self.index if self.index is not None else torch.arange(len(self.split))
+        """This pass's sample order, drawn on the CPU (the same stream on every device) and sent
+        to the split's device once, so that no batch of the pass waits on the host."""
+        base = self.index.cpu() if self.index is not None else torch.arange(len(self.split))
         if self.shuffle:
             base = base[torch.randperm(len(base), generator=self.generator)]
-        return base
+        return base.to(self.split.labels.device, non_blocking=True)
 
     def __len__(self) -> int:
         n = len(self.index) if self.index is not None else len(self.split)
@@ -74,7 +77,7 @@ class BatchIterator:
             if self.augment:
                 images = augment_batch(images, self.generator)
             x = normalize(images, self.mean, self.std)
-            yield x.contiguous(memory_format=torch.channels_last), labels[idx.to(labels.device)].to(self.device)
+            yield x.contiguous(memory_format=torch.channels_last), labels[idx].to(self.device, non_blocking=True)
 
 
 def iterate_batches(

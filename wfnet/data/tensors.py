@@ -26,10 +26,14 @@ class ImageSplit(Protocol):
 
 @dataclass(frozen=True)
 class ImageTensors:
-    """A whole split in memory: small datasets fit (CIFAR-10 train is 150 MB as uint8)."""
+    """A whole split in memory: small datasets fit (CIFAR-10 train is 150 MB as uint8).
+
+    ``to(device)`` is memoised: every loop over a split (relearn time makes thousands) reuses the
+    one copy on the device instead of sending 150 MB again."""
 
     images: Tensor  # uint8, (N, C, H, W)
     labels: Tensor  # int64, (N,)
+    _copies: dict[str, "ImageTensors"] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -51,7 +55,13 @@ class ImageTensors:
         return ImageTensors(self.images[index], self.labels[index])
 
     def to(self, device: torch.device | str) -> "ImageTensors":
-        return ImageTensors(self.images.to(device), self.labels.to(device))
+        device = torch.device(device)
+        if self.images.device == device or (device.index is None and self.images.device.type == device.type):
+            return self
+        key = str(device)
+        if key not in self._copies:
+            self._copies[key] = ImageTensors(self.images.to(device), self.labels.to(device))
+        return self._copies[key]
 
 
 @dataclass(frozen=True)
