@@ -175,12 +175,18 @@ def test_min_over_one_class_is_the_single_row_model_exactly(tiny_cnn, forget):
     wf = wrap(tiny_cnn, 4)
     _randomize_alpha(wf)
     x = torch.randn(3, 1, 8, 8)
+    single = 2
     if isinstance(forget, str):
         mask = torch.zeros(1 if forget == "mask1" else 3, 4)
         mask[:, 2] = 1
         forget = mask.expand(3, 4) if mask.shape[0] == 1 else mask
+        # a (B, N_c) mask takes the per-sample path, bit for bit the rows (B,) of that class; the
+        # batch-wide row (gates folded into the weights) rounds differently, hence a tolerance
+        single = torch.full((3,), 2)
+        with torch.no_grad():
+            assert_close(wf(x, forget=forget, combine="min"), wf(x, forget=2), atol=1e-6, rtol=1e-5)
     with torch.no_grad():
-        assert_close(wf(x, forget=forget, combine="min"), wf(x, forget=2), atol=0, rtol=0)
+        assert_close(wf(x, forget=forget, combine="min"), wf(x, forget=single), atol=0, rtol=0)
 
 
 def test_combine_leaves_the_original_model_bit_for_bit(tiny_cnn):

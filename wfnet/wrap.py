@@ -1,7 +1,8 @@
 """Turning a trained backbone into a WF model without touching its code.
 
-``wrap`` walks the module tree and swaps each target layer for a WF wrapper holding it; every
-other module (and the forward of the backbone) stays as it was.
+``wrap`` walks the module tree and swaps each target layer for a WF wrapper holding it, and each
+batch norm that only a target conv feeds for a pass-through that the conv may fold into itself;
+every other module (and the forward of the backbone) stays as it was.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from .errors import WFNetError
-from .layers import ALPHA_INIT, GateSelection, WFConv2d, WFLayer, WFLinear, check_combine
+from .layers import (ALPHA_INIT, FoldableBatchNorm, GateBank, GateSelection, WFConv2d, WFLayer, WFLinear,
+                     activation_dtype, check_combine, conv_bn_pairs)
 
 Targets = Union[str, Sequence[str], Callable[[str, nn.Module], bool]]
 Forget = Union[None, int, Sequence[int], Tensor]
@@ -53,6 +55,11 @@ def _wrapper(module: nn.Module, num_classes: int, selection: GateSelection, init
     raise WFNetError(f"cannot wrap a {type(module).__name__}")
 
 
+def _swap(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
 class WFModel(nn.Module):
     """A frozen backbone whose chosen layers are gated by per-class memory matrices.
 
@@ -61,10 +68,15 @@ class WFModel(nn.Module):
     mask) forgets several classes at once, their rows combined per filter by ``combine``:
     "product" of the gates (default) or their "min". The backbone is always kept in eval
     mode: it is frozen, so batch-norm statistics must not drift while alpha trains.
+
+    ``fuse`` (default True; settable as ``model.fuse``) applies the gates inside computation
+    the model does anyway: all layers' gates in one go per forward, each conv's gate and its
+    eval-mode BN folded into its weights (one selection for the batch) or into one addcmul (one
+    row per sample). False runs the elementwise reference path; both give the same model.
     """
 
     def __init__(self, backbone: nn.Module, num_classes: int, targets: Targets = "auto",
-                 init: float = ALPHA_INIT, copy_backbone: bool = True) -> None:
+                 init: float = ALPHA_INIT, copy_backbone: bool = True, fuse: bool = True) -> None:
         super().__init__()
         if num_classes < 2:
             raise WFNetError(f"num_classes must be >= 2, got {num_classes}")
@@ -72,13 +84,32 @@ class WFModel(nn.Module):
         for p in self.backbone.parameters():
             p.requires_grad_(False)
         self.num_classes = num_classes
-        self.selection = GateSelection()
+        self.selection = GateSelection(fuse=fuse)
         self.layer_names: list[str] = _resolve(self.backbone, targets)
-        for name in self.layer_names:
-            parent_name, _, child = name.rpartition(".")
-            parent = self.backbone.get_submodule(parent_name) if parent_name else self.backbone
-            setattr(parent, child, _wrapper(getattr(parent, child), num_classes, self.selection, init))
+        pairs = conv_bn_pairs(self.backbone, self.layer_names)
+        layers: list[WFLayer] = []
+        bns: list[FoldableBatchNorm | None] = []
+        for slot, name in enumerate(self.layer_names):
+            layer = _wrapper(self.backbone.get_submodule(name), num_classes, self.selection, init)
+            layer.slot = slot
+            _swap(self.backbone, name, layer)
+            bn = None
+            if name in pairs:
+                bn = FoldableBatchNorm(self.backbone.get_submodule(pairs[name]), self.selection, slot)
+                _swap(self.backbone, pairs[name], bn)
+            layers.append(layer)
+            bns.append(bn)
+        self.gate_bank = GateBank(layers, bns) if layers else None
         self.backbone.eval()
+
+    @property
+    def fuse(self) -> bool:
+        """Whether gates are fused into the computation (see the class docstring)."""
+        return self.selection.fuse
+
+    @fuse.setter
+    def fuse(self, value: bool) -> None:
+        self.selection.fuse = bool(value)
 
     def train(self, mode: bool = True) -> "WFModel":
         super().train(mode)
@@ -118,7 +149,8 @@ class WFModel(nn.Module):
                     param.copy_(value)
 
     def backbone_state_dict(self) -> dict[str, Tensor]:
-        """The wrapped backbone's weights under their original names (no ``.inner``)."""
+        """The wrapped backbone's weights under their original names (no ``.inner`` of a WF layer
+        or of a foldable batch norm): the keys of the plain backbone, as checkpoints store them."""
         return {k.replace(".inner.", "."): v for k, v in self.backbone.state_dict().items()
                 if ".alpha_" not in k}
 
@@ -152,8 +184,10 @@ class WFModel(nn.Module):
         if forget.dtype in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
             if forget.shape != (batch,):
                 raise WFNetError(f"forget tensor must have shape ({batch},) for a batch of {batch}, got {tuple(forget.shape)}")
-            if batch and (int(forget.min()) < 0 or int(forget.max()) >= nc):
-                raise WFNetError(f"forget rows must lie in 0..{nc - 1}, got {int(forget.min())}..{int(forget.max())}")
+            if batch:  # one host sync for both bounds (each sync stalls a GPU's queue)
+                lo, hi = torch.stack(torch.aminmax(forget)).tolist()
+                if lo < 0 or hi >= nc:
+                    raise WFNetError(f"forget rows must lie in 0..{nc - 1}, got {lo}..{hi}")
             return forget.long()
         if forget.dtype in (torch.bool, torch.float32, torch.float16, torch.bfloat16, torch.float64):
             if forget.shape != (batch, nc):
@@ -164,16 +198,20 @@ class WFModel(nn.Module):
     def forward_rows(self, x: Tensor, rows: Tensor | None, combine: str = "product") -> Tensor:
         """Forward with an already validated selector (the hot path of the untraining loop);
         ``combine`` ("product" | "min") only matters for a mask of several rows."""
-        self.selection.rows, self.selection.combine = rows, check_combine(combine)
+        sel = self.selection
+        sel.rows, sel.combine = rows, check_combine(combine)
         try:
+            if rows is not None and sel.fuse and self.gate_bank is not None:
+                sel.computed = self.gate_bank(rows, combine, activation_dtype(x))
             return self.backbone(x)
         finally:
-            self.selection.rows, self.selection.combine = None, "product"
+            sel.rows, sel.combine, sel.computed = None, "product", None
 
     def forward(self, x: Tensor, forget: Forget = None, combine: str = "product") -> Tensor:
         return self.forward_rows(x, self.rows_for(forget, x.shape[0], x.device), combine)
 
 
-def wrap(model: nn.Module, num_classes: int, targets: Targets = "auto", init: float = ALPHA_INIT) -> WFModel:
+def wrap(model: nn.Module, num_classes: int, targets: Targets = "auto", init: float = ALPHA_INIT,
+         fuse: bool = True) -> WFModel:
     """Return a WF copy of ``model``: ``forward(x, forget=c)`` forgets class c (model untouched)."""
-    return WFModel(model, num_classes, targets, init)
+    return WFModel(model, num_classes, targets, init, fuse=fuse)

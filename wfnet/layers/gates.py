@@ -14,6 +14,7 @@ A sample whose mask selects no row gets open gates (1) with either combination.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,14 +32,38 @@ def check_combine(combine: str) -> str:
     return combine
 
 
+class LayerGates(NamedTuple):
+    """What one WF layer applies in the current forward, already in the activation dtype.
+
+    ``scale`` (S, C) multiplies output channel c: S = 1 when the whole batch shares one selection
+    (the layer folds it into its weights), else S = B (one row per sample). ``shift`` (S or 1, C)
+    is added after it: the gated bias, plus the shift of a folded batch norm; None when neither.
+    ``bn_folded``: the batch norm right after the layer is inside scale/shift and passes through."""
+
+    scale: Tensor
+    shift: Tensor | None
+    bn_folded: bool = False
+
+
 @dataclass
 class GateSelection:
     """The rows every WF layer of one model applies in the current forward; None = original.
 
-    ``combine`` says how a mask's rows make one gate (see ``select_gates``)."""
+    ``combine`` says how a mask's rows make one gate (see ``select_gates``). ``fuse``: apply the
+    gates inside the computation the layer does anyway (False: the elementwise reference path).
+    ``computed``: every layer's gates for this forward, indexed by the layers' ``slot``, when the
+    model computed them in one go (see ``GateBank``); None lets each layer select its own."""
 
     rows: Tensor | None = None
     combine: str = "product"
+    fuse: bool = True
+    computed: list[LayerGates] | None = None
+
+
+def activation_dtype(x: Tensor) -> torch.dtype:
+    """The dtype a conv or linear layer produces from ``x``: autocast's where it is on, else x's."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
 
 
 def select_gates(alpha: Tensor, selector: Tensor, combine: str = "product") -> Tensor:

@@ -12,6 +12,8 @@ class WFConv2d(WFLayer):
     """A frozen ``nn.Conv2d`` whose kernels and biases are masked per output channel.
 
     Poppi et al., IEEE Intelligent Systems 2024, Eq. 2 with alpha^c, alpha^b in R^{N_c x C_out}.
+    One selection for the whole batch runs the conv on gated weights and bias (a BN after it
+    folded in); one row per sample runs the plain conv and one addcmul (again with the BN in it).
     """
 
     inner: nn.Conv2d
@@ -20,7 +22,13 @@ class WFConv2d(WFLayer):
         super().__init__(conv, conv.out_channels, num_classes, selection, init)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.selection.rows is None:
-            return self.inner(x)
-        out = self.inner._conv_forward(x, self.inner.weight, None)
-        return self.gated(out, channel_dim=1)
+        conv, sel = self.inner, self.selection
+        if sel.rows is None:
+            return conv(x)
+        if not sel.fuse:
+            return self.gated(conv._conv_forward(x, conv.weight, None), channel_dim=1)
+        gates = self.layer_gates(x)
+        if gates.scale.shape[0] == 1:
+            bias = None if gates.shift is None else gates.shift.reshape(-1)
+            return conv._conv_forward(x, self.scaled_weight(gates.scale.view(-1, 1, 1, 1)), bias)
+        return self.apply_gates(conv._conv_forward(x, conv.weight, None), gates, channel_dim=1)
