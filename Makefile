@@ -81,10 +81,16 @@ $(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb wfnet/beyond.py wfnet/mia.py wfne
 		--no-progress --mia-methods original wfnet salun random_labels negative_gradients
 	touch $@
 
-experiments: $(EXECUTED) $(BEYOND_STAMP)
+# the baselines' hyper-parameter search (validation split of the training set), shown on the ablation page
+SEARCH := $(RES)/baseline_search.json
+$(SEARCH): $(STAMP) wfnet/baseline_search.py wfnet/baselines.py wfnet/presets.py
+	$(VENV)/bin/wfnet search-baselines --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
+		--device $(DEVICE) --out results --no-progress
+
+experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH)
 
 # every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
-$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
+$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@
 

@@ -450,6 +450,31 @@ def ablation_table(results_dir: Path | str) -> pd.DataFrame:
     return table.drop(columns="_sort").reset_index(drop=True)
 
 
+def _config_text(cfg: dict[str, Any], fields: Sequence[str] = ("lr", "epochs", "retain_ratio", "clip_grad_norm")) -> str:
+    return ", ".join(f"{f} {cfg[f]:g}" if isinstance(cfg.get(f), float) else f"{f} {cfg.get(f)}" for f in fields)
+
+
+def baseline_search_table(results_dir: Path | str) -> pd.DataFrame:
+    """Every candidate of every baseline search (``wfnet search-baselines``), its validation
+    scores, and which one the rule chose; read from ``results/*/*/*/baseline_search.json``."""
+    rows = []
+    for path in sorted(Path(results_dir).glob("*/*/*/baseline_search.json")):
+        res = json.loads(path.read_text())
+        prov = res.get("provenance") or {}
+        for method, t in (res.get("methods") or {}).items():
+            for cand in t.get("candidates", []):
+                rows.append({
+                    "run": f"{res.get('preset')} · {res.get('dataset')} · {_label(str(res.get('backbone')))}",
+                    "method": METHOD_LABELS.get(method, method), "candidate": _config_text(cand["config"]),
+                    "val Acc_r": _num(cand.get("acc_r"), 1), "val Acc_f": _num(cand.get("acc_f"), 1),
+                    "chosen": "✓" if cand["config"] == t.get("chosen") else "",
+                    "paper Acc_r / Acc_f": f"{_paper_num(t.get('paper_acc_r'), 1)} / {_paper_num(t.get('paper_acc_f'), 1)}",
+                    "images fit / val": f"{prov.get('fit_size', '?')} / {prov.get('val_size', '?')}",
+                    "device": prov.get("device", "?"), "git commit": _short_commit(str(prov.get("git_commit", "?"))),
+                })
+    return pd.DataFrame(rows)
+
+
 def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
     """A pandas Styler that greys the paper's columns and dims 'not run' cells, for the book."""
     sty = df.style
