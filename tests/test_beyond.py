@@ -245,3 +245,37 @@ def test_run_beyond_writes_its_three_files_and_reuses_them(tmp_path):
     start = time.perf_counter()
     again = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)
     assert time.perf_counter() - start < 30 and again["salun"] == salun_res  # reused, not recomputed
+
+
+def test_scorecard_accuracies_by_hand():
+    """UA = 100 - accuracy on the forget class's training images, RA the other training images,
+    TA the other test images."""
+    from types import SimpleNamespace
+
+    from wfnet.mia import class_accuracies
+
+    one_hot = lambda ys: torch.nn.functional.one_hot(torch.tensor(ys), 3).float()  # noqa: E731
+    data = SimpleNamespace(train=SimpleNamespace(labels=torch.tensor([0, 0, 1, 1, 2])),
+                           test=SimpleNamespace(labels=torch.tensor([0, 1, 2, 2])))
+    train_logits = one_hot([0, 1, 1, 1, 0])  # class 0: 1 of 2 right; others: 2 of 3
+    test_logits = one_hot([1, 1, 2, 0])      # others: 2 of 3
+    acc = class_accuracies(train_logits, test_logits, data, cls=0)
+    assert acc == pytest.approx({"ua": 50.0, "ra": 200 / 3, "ta": 200 / 3})
+
+
+def test_gap_frame_measures_every_method_against_the_retrained_model(tmp_path):
+    import json
+
+    from wfnet.beyond import gap_frame
+
+    cards = {"retrained": {"ua": 100.0, "ra": 99.0, "ta": 95.0, "mia": 100.0},
+             "wfnet": {"ua": 98.0, "ra": 96.0, "ta": 94.0, "mia": 90.0},
+             "random_labels": {"ua": 100.0, "ra": None, "ta": 93.0, "mia": 99.0}}
+    folder = tmp_path / "smoke" / "mnist-5k" / "resnet18"
+    folder.mkdir(parents=True)
+    (folder / "mia.json").write_text(json.dumps({"methods": {m: {"scorecard": c} for m, c in cards.items()}}))
+    table = gap_frame(tmp_path, "smoke", "mnist-5k", "resnet18")
+    assert table.loc["WF-Net", "Avg. gap ↓"] == f"{(2 + 3 + 1 + 10) / 4:.2f}"
+    assert table.loc["WF-Net", "UA (%)"] == "98.0 (2.0)"
+    assert table.loc["Random Labels †", "Avg. gap ↓"] == "not run"  # one metric missing: no average
+    assert table.loc["Retrained Model", "UA (%)"] == "100.0" and table.loc["SalUn †", "UA (%)"] == "not run"

@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 
 from .data import load_dataset
 from .metrics import aggregate
-from .mia import MIAConfig, MIAResult, class_mia, model_mia, split_logits, summarize
+from .mia import (SCORECARD, MIAConfig, MIAResult, class_accuracies, class_mia, model_scorecard, split_logits,
+                  summarize)
 from .multiforget import MultiForgetConfig, run_multiforget
 from .presets import PRESETS, Preset
 from .provenance import resolve_device
@@ -70,57 +71,79 @@ def unlearn_class(run: Run, method: str, c: int, salun_cfg: SalunConfig) -> nn.M
 def run_salun(run: Run, cfg: SalunConfig, mia_cfg: MIAConfig) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """salun.json's payload (the schema of ``reproduce.run_single_class``) and SalUn's per-class
     MIA, measured on each unlearned model before its relearn-time fine-tuning."""
-    folder = f"beyond/salun-{_key(cfg.as_dict(), mia_cfg.as_dict())}"
+    folder = f"beyond/salun-{_key(cfg.as_dict(), mia_cfg.as_dict(), SCORECARD_VERSION)}"
     per_class = []
     for c in tqdm(range(run.data.num_classes), desc="salun", disable=not run.progress, leave=False):
         per_class.append(run.cached_json(f"{folder}/class_{c}.json", lambda: single_class_piece(
             run, c, lambda: salun(run.original, run.data, c, cfg, run.device),
-            lambda model: {"mia": _mia_dict(model_mia(model, run.data, c, run.device, mia_cfg))})))
+            lambda model: _scored(model_scorecard(model, run.data, c, run.device, mia_cfg)))))
     scores = aggregate([scores_row(p) for p in per_class]).as_dict()
     rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
-    mia = [_mia_back(p["mia"]) for p in per_class]
+    mia = [(_mia_back(p["mia"]), p["accuracy"]) for p in per_class]
     prov = run.base_provenance(
         sum(p["wall_seconds"] for p in per_class), method_config=cfg.as_dict(),
         relearn_config=run.preset.relearn_config(run.backbone, run.seed).as_dict(),
         unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn)
     prov.update(key=_key(run.key, cfg.as_dict()), run_key=run.key)
-    payload = {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "mia")} for p in per_class],
+    payload = {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "mia", "accuracy")}
+                                       for p in per_class],
                "rt": rt, "rt_failed": failed, "provenance": prov}
     return payload, mia
 
 
 # -- MIA of every method --------------------------------------------------------------------------
 
+SCORECARD_VERSION = 2  # 2: per-class MIA pieces also hold the scorecard's accuracies (UA, RA, TA)
+
+
+def _scored(result: tuple[dict[str, MIAResult], dict[str, float]]) -> dict[str, Any]:
+    mia, accuracy = result
+    return {"mia": _mia_dict(mia), "accuracy": finite_or_none(accuracy)}
+
+
 def mia_of_method(run: Run, method: str, mia_cfg: MIAConfig, salun_cfg: SalunConfig) -> dict[str, Any]:
-    """MIA-efficacy per class of one Table-1 method, with the seconds it took (and whether the
-    unlearning itself had to be run again)."""
+    """MIA-efficacy and the scorecard accuracies per class of one Table-1 method, with the seconds
+    it took (and whether the unlearning itself had to be run again)."""
     start = time.perf_counter()
+    nc = run.data.num_classes
     if method == "original":  # forgets nothing: one pair of predictions serves every class
         train_logits, test_logits = split_logits(run.original, run.data, run.device)
-        per_class = [class_mia(train_logits, test_logits, run.data, c, mia_cfg) for c in range(run.data.num_classes)]
+        per_class = [(class_mia(train_logits, test_logits, run.data, c, mia_cfg),
+                      class_accuracies(train_logits, test_logits, run.data, c)) for c in range(nc)]
         rerun = 0.0
     elif method == "wfnet":
         model, _ = wf_model(run)
-        per_class = [model_mia(model, run.data, c, run.device, mia_cfg, forget=c) for c in range(run.data.num_classes)]
+        per_class = [model_scorecard(model, run.data, c, run.device, mia_cfg, forget=c) for c in range(nc)]
         rerun = 0.0
     elif method in SINGLE_CLASS:
-        folder = f"beyond/mia-{_key(mia_cfg.as_dict())}/{method}"
+        folder = f"beyond/mia-{_key(mia_cfg.as_dict(), SCORECARD_VERSION)}/{method}"
 
         def piece(c: int) -> dict[str, Any]:
             t = time.perf_counter()
             model = unlearn_class(run, method, c, salun_cfg)
             t_unlearn = time.perf_counter() - t
-            return {"mia": _mia_dict(model_mia(model, run.data, c, run.device, mia_cfg)), "unlearn_wall_seconds": t_unlearn}
+            return {**_scored(model_scorecard(model, run.data, c, run.device, mia_cfg)), "unlearn_wall_seconds": t_unlearn}
 
         blobs = [run.cached_json(f"{folder}/class_{c}.json", lambda: piece(c))
-                 for c in tqdm(range(run.data.num_classes), desc=f"mia {method}", disable=not run.progress, leave=False)]
-        per_class = [_mia_back(b["mia"]) for b in blobs]
+                 for c in tqdm(range(nc), desc=f"mia {method}", disable=not run.progress, leave=False)]
+        per_class = [(_mia_back(b["mia"]), b["accuracy"]) for b in blobs]
         rerun = sum(b["unlearn_wall_seconds"] for b in blobs)
     else:
         raise ValueError(f"no MIA for method {method!r} here (SalUn's comes with run_salun)")
-    return {**summarize(per_class, mia_cfg), "wall_seconds": time.perf_counter() - start,
+    return {**summary_with_scorecard(per_class, mia_cfg), "wall_seconds": time.perf_counter() - start,
             "unlearning_rerun_seconds": rerun}
+
+
+def summary_with_scorecard(per_class: list[tuple[dict[str, MIAResult], dict[str, float]]], cfg: MIAConfig) -> dict[str, Any]:
+    """MIA's summary (``wfnet.mia.summarize``) plus the scorecard: mean UA, RA, TA and
+    MIA-efficacy (%) over the classes."""
+    mia = [m for m, _ in per_class]
+    out = summarize(mia, cfg)
+    mean = lambda xs: None if not xs else sum(xs) / len(xs)  # noqa: E731
+    card = {k: mean([a[k] for _, a in per_class if a.get(k) is not None]) for k in SCORECARD if k != "mia"}
+    card["mia"] = None if out.get("mia_efficacy") is None else 100.0 * out["mia_efficacy"]
+    return {**out, "scorecard": card}
 
 
 def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
@@ -138,7 +161,7 @@ def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", resu
     out = {"multiforget": run_multiforget(run, root, multiforget)}
 
     salun_key = _key(run.key, salun_cfg.as_dict())
-    mia_key = _key(run.key, mia_cfg.as_dict(), salun_cfg.as_dict(), sorted(mia_methods))
+    mia_key = _key(run.key, mia_cfg.as_dict(), salun_cfg.as_dict(), sorted(mia_methods), SCORECARD_VERSION)
     old_salun = read_result(root, p.name, dataset, backbone, "salun")
     old_mia = read_result(root, p.name, dataset, backbone, "mia")
     fresh = lambda r, k: r is not None and r.get("provenance", {}).get("key") == k  # noqa: E731
@@ -151,7 +174,7 @@ def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", resu
     methods: dict[str, Any] = {}
     for m in mia_methods:
         if m == "salun":
-            methods[m] = {**summarize(salun_mia, mia_cfg), "wall_seconds": None,
+            methods[m] = {**summary_with_scorecard(salun_mia, mia_cfg), "wall_seconds": None,
                           "unlearning_rerun_seconds": 0.0, "note": "measured inside the SalUn run"}
         else:
             methods[m] = mia_of_method(run, m, mia_cfg, salun_cfg)
@@ -267,6 +290,40 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
             "configuration key": _run_key(res) or NOT_RUN,
         })
     return pd.DataFrame(rows).set_index("method").fillna(NOT_RUN)
+
+
+SCORECARD_LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "mia": "MIA-efficacy"}
+
+
+def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
+    """The field's scorecard (SalUn, ICLR 2024): UA, RA, TA, MIA-efficacy (%) of every method, each
+    with its absolute gap to the retrained model in parentheses, their average gap (lower = closer
+    to retraining) and the unlearning seconds. Gaps need the retrained model's MIA."""
+    import pandas as pd
+
+    from .report import NOT_REPORTED, NOT_RUN
+
+    root = Path(results_dir)
+    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    ref = (mia.get("retrained") or {}).get("scorecard") or {}
+    rows = []
+    for m in ALL_METHODS:
+        card = (mia.get(m) or {}).get("scorecard") or {}
+        gaps = [abs(card[k] - ref[k]) for k in SCORECARD if card.get(k) is not None and ref.get(k) is not None]
+        row: dict[str, str] = {"method": LABELS[m]}
+        for k in SCORECARD:
+            value = card.get(k)
+            gap = (f" ({abs(value - ref[k]):.1f})" if value is not None and ref.get(k) is not None and m != "retrained"
+                   else "")
+            row[f"{SCORECARD_LABELS[k]} (%)"] = NOT_RUN if value is None else f"{value:.1f}{gap}"
+        row["Avg. gap ↓"] = (NOT_REPORTED if m == "retrained" else
+                             f"{sum(gaps) / len(gaps):.2f}" if len(gaps) == len(SCORECARD) else NOT_RUN)
+        prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}
+        seconds = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
+        row["unlearning (s)"] = NOT_REPORTED if m == "original" else _fmt(seconds)
+        row["device"] = prov.get("device", NOT_RUN)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
 
 
 def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:

@@ -152,6 +152,30 @@ def class_mia(train_logits: Tensor, test_logits: Tensor, data: ImageDataset, cls
             for name in cfg.features}
 
 
+SCORECARD = ("ua", "ra", "ta", "mia")  # SalUn's metrics, each compared with the retrained model
+
+
+def class_accuracies(train_logits: Tensor, test_logits: Tensor, data: ImageDataset, cls: int) -> dict[str, float]:
+    """The accuracies of SalUn's scorecard (%) for the model that forgot ``cls``: UA, unlearning
+    accuracy = 100 - accuracy on the forget class's *training* images; RA on the other classes'
+    training images; TA on the other classes' test images (our Acc_r)."""
+    train_y, test_y = data.train.labels.cpu(), data.test.labels.cpu()
+
+    def acc(logits: Tensor, y: Tensor, mask: Tensor) -> float:
+        return 100.0 * float((logits[mask].argmax(1) == y[mask]).float().mean()) if mask.any() else float("nan")
+
+    return {"ua": 100.0 - acc(train_logits, train_y, train_y == cls), "ra": acc(train_logits, train_y, train_y != cls),
+            "ta": acc(test_logits, test_y, test_y != cls)}
+
+
+def model_scorecard(model: nn.Module, data: ImageDataset, cls: int, device: torch.device, cfg: MIAConfig,
+                    **forward_kwargs: object) -> tuple[dict[str, "MIAResult"], dict[str, float]]:
+    """MIA-efficacy and the scorecard accuracies of one unlearned model, from one pass of logits."""
+    train_logits, test_logits = split_logits(model, data, device, **forward_kwargs)
+    return (class_mia(train_logits, test_logits, data, cls, cfg),
+            class_accuracies(train_logits, test_logits, data, cls))
+
+
 def split_logits(model: nn.Module, data: ImageDataset, device: torch.device,
                  **forward_kwargs: object) -> tuple[Tensor, Tensor]:
     """A model's logits on the train and the test split (CPU)."""
