@@ -2,7 +2,7 @@
 # GPU work in one device call. Every command leaves its logs and files under $OUT (default ./out).
 #
 #   scripts/gpu_run.sh prepare                      # HERE, before a device call: data + commit into .data/
-#   scripts/gpu_run.sh smoke [--device D]           # the whole smoke pipeline on D (default cuda), < 2 min on a GPU
+#   scripts/gpu_run.sh smoke [--device D] [--reuse RUNS]   # the whole smoke pipeline on D (default cuda), < 2 min on a GPU
 #   scripts/gpu_run.sh next --budget S [--dataset D...] [--backbone B...] [--preset P] [--device D] [--no-smoke] [--fill]
 #       smoke first (on a GPU), then the next pieces of `wfnet plan` that fit in what is left of S seconds;
 #       their result files end up in $OUT/results-<date>.tar.gz (collect it with scripts/gpu_collect.sh)
@@ -42,9 +42,13 @@ prepare() {  # runs here: what a device call needs, in one carried folder
 }
 
 smoke() {  # the whole smoke pipeline, in a scratch folder; any error exits non-zero
-  local device=cuda
-  while [ $# -gt 0 ]; do case $1 in --device) device=$2; shift 2;; *) echo "unknown option $1" >&2; exit 2;; esac; done
+  local device=cuda reuse=""
+  while [ $# -gt 0 ]; do case $1 in
+    --device) device=$2; shift 2;;
+    --reuse) reuse=$2; shift 2;;  # seed the scratch cache from a runs/ folder (CI: make book's, on the CPU)
+    *) echo "unknown option $1" >&2; exit 2;; esac; done
   local tmp; tmp=$(mktemp -d)
+  if [ -n "$reuse" ] && [ -d "$reuse/smoke" ]; then mkdir -p "$tmp/runs" && cp -r "$reuse/smoke" "$tmp/runs/"; fi
   local t0=$SECONDS
   local w=(--dataset mnist-5k --backbone resnet18 --preset smoke --device "$device")
   echo "== smoke on $device ($($PY -c 'import torch; print(torch.__version__)'))"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import gzip
 from dataclasses import replace
 from pathlib import Path
@@ -132,3 +133,35 @@ def test_config_assignments_take_the_field_types():
     got = parse_assignments(cfg, ["clip_grad_norm=0.5", "alpha_bound=none", "clip-scope=per_row", "chi=2"])
     assert got == {"clip_grad_norm": 0.5, "alpha_bound": None, "clip_scope": "per_row", "chi": 2}
     assert isinstance(got["chi"], int)
+
+
+@pytest.mark.parametrize("cls, changes, message", [
+    (TrainConfig, {"lr": float("nan")}, "train lr must be a finite number > 0, got nan"),
+    (TrainConfig, {"epochs": 0}, "train epochs must be an integer >= 1, got 0"),
+    (TrainConfig, {"epochs": 2.5}, "train epochs must be an integer >= 1, got 2.5"),
+    (TrainConfig, {"batch_size": 1}, "train batch_size must be an integer >= 2, got 1"),
+    (TrainConfig, {"momentum": 1.0}, "train momentum must be a finite number >= 0 and < 1, got 1.0"),
+    (TrainConfig, {"optimizer": "adam"}, "train optimizer must be one of ['sgd', 'adamw'], got 'adam'"),
+    (TrainConfig, {"amp": "yes"}, "train amp must be true or false, got 'yes'"),
+    (UntrainConfig, {"chi": True}, "untrain chi must be an integer >= 1, got True"),
+    (UntrainConfig, {"alpha_bound": 0.0}, "untrain alpha_bound must be a finite number > 0 or none, got 0.0"),
+    (UntrainConfig, {"val_fraction": 0.6}, "untrain val_fraction must be a finite number > 0 and <= 0.5, got 0.6"),
+    (UntrainConfig, {"regularizer": "l3"}, "unknown regularizer 'l3'"),
+])
+def test_a_config_is_checked_when_it_is_made(cls, changes, message):
+    """Every config, however it is made (constructor, ``replace``, ``override``, ``--set``), is
+    checked field by field: a bad value never reaches a training loop."""
+    with pytest.raises(WFNetError, match=re.escape(message)):
+        cls(**changes)
+    with pytest.raises(WFNetError, match=re.escape(message)):
+        replace(cls(), **changes)
+    assert replace(UntrainConfig(), alpha_bound=None, clip_grad_norm=None).alpha_bound is None
+
+
+def test_non_finite_numbers_become_null_with_their_reason():
+    from wfnet.results import null_non_finite, with_null_reasons
+
+    clean, reasons = null_non_finite({"a": float("nan"), "b": [1.0, float("-inf")], "c": {"d": 2}})
+    assert clean == {"a": None, "b": [1.0, None], "c": {"d": 2}}
+    assert set(reasons) == {"a", "b.1"} and reasons["b.1"].startswith("-inf")
+    assert "null_reasons" not in with_null_reasons({"a": 1.0})  # files without any stay as they were

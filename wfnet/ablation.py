@@ -1,14 +1,18 @@
 """Untraining variants compared on one original model: the choices the paper leaves open.
 
-Each variant is a named set of ``UntrainConfig`` overrides; results go to
-``results/ablation/<dataset>/<backbone>/<variant>.json`` (or, for ``--checkpoint``, to
-``.../<backbone>/checkpoint-<hash>/``) and are reused when their key matches.
+Each variant is a named set of ``UntrainConfig`` overrides. Results go to
+``results/ablation/<dataset>/<backbone>/[<config>/]<variant>.json`` (or, for ``--checkpoint``, to
+``.../<backbone>/checkpoint-<hash>/[<config>/]``), where ``<config>`` names the parameters of the
+run (width, training and untraining epochs, seed), so that two runs that differ in any of them
+never write the same file. The configurations committed before paths named them (quarter width,
+3 + 2 epochs, seed 0; for a checkpoint, 6 untraining epochs, seed 0) keep the folder itself.
+A file is reused when its key (the original model, the full untraining config, the data, the
+code version) matches; a file at the path that records another configuration is never
+overwritten.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,14 +21,16 @@ from typing import Any
 import torch
 
 from .backbones import build, create_backbone
-from .checkpoint import Loaded, load, save_original
+from .checkpoint import Loaded, load, load_cached, save_original
 from .config import TrainConfig, train_defaults, untrain_defaults
-from .data import load_dataset
+from .data import ImageDataset, load_dataset
 from .errors import WFNetError
-from .io import atomic_write_json, sha256_file
+from .io import atomic_write_json, read_cached_json, sha256_file
 from .metrics import evaluate_wf, random_reference
-from .pipeline import RANDOM_REFERENCE_SEED
+from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
+from .presets import METHOD_VERSION, content_key
 from .provenance import provenance, resolve_device
+from .results import with_null_reasons
 from .train import train_model
 from .untrain import untrain
 from .wrap import wrap
@@ -58,6 +64,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+# The configurations of the files committed before paths named their configuration: those keep
+# their folder; every other configuration gets a subfolder (``config_tag``).
+COMMITTED_QUICK = {"width": 0.25, "train_epochs": 3, "untrain_epochs": 2, "seed": 0}
+COMMITTED_CHECKPOINT = {"untrain_epochs": 6, "seed": 0}
+
+
+def config_tag(params: dict[str, Any]) -> str:
+    """A folder name for a run's parameters, e.g. ``width0.125-train3-untrain2-seed0``."""
+    return "-".join(f"{k.replace('_epochs', '')}{v:g}" if isinstance(v, float) else f"{k.replace('_epochs', '')}{v}"
+                    for k, v in params.items())
+
+
+def _folder(base_dir: Path, params: dict[str, Any], committed: dict[str, Any]) -> Path:
+    same = all(params[k] == v for k, v in committed.items())
+    return base_dir if same else base_dir / config_tag(params)
+
+
 @dataclass(frozen=True)
 class Base:
     """The original model every variant starts from, and where its results go."""
@@ -67,71 +90,140 @@ class Base:
     dataset: str
     train_config: dict[str, Any]
     out_dir: Path
+    params: dict[str, Any]        # the run's parameters, as its folder names them
 
 
-def trained_base(dataset: str, backbone: str, width: float, tcfg: TrainConfig, out: Path, runs: Path,
-                 dev: torch.device, progress: bool) -> Base:
-    """Train (once, cached under ``runs/ablation``) a quick original model."""
-    data = load_dataset(dataset)
-    key = hashlib.sha256(json.dumps([dataset, backbone, width, tcfg.as_dict()], sort_keys=True).encode()).hexdigest()[:16]
-    ckpt = Path(runs) / "ablation" / dataset / backbone / key / "model.pt"
-    if not ckpt.is_file():
+def trained_base(data: ImageDataset, backbone: str, width: float, tcfg: TrainConfig, untrain_epochs: int,
+                 out: Path, runs: Path) -> Base:
+    """Where the quick original model is cached (``runs/ablation/.../<key>/``, the key covering
+    data, backbone, width and training config) and where its variants' results go."""
+    key = content_key([data.name, backbone, width, tcfg.as_dict(), data_fingerprint(data)])
+    ckpt = Path(runs) / "ablation" / data.name / backbone / key / "model.pt"
+    params = {"width": width, "train_epochs": tcfg.epochs, "untrain_epochs": untrain_epochs, "seed": tcfg.seed}
+    out_dir = _folder(Path(out) / "ablation" / data.name / backbone, params, COMMITTED_QUICK)
+    return Base(ckpt, key, data.name, tcfg.as_dict(), out_dir, params)
+
+
+def train_base(base: Base, data: ImageDataset, backbone: str, width: float, tcfg: TrainConfig,
+               dev: torch.device, progress: bool) -> Loaded:
+    """The quick original model: trained once; a cached checkpoint that does not load is moved
+    aside and trained again."""
+    loaded = load_cached(base.checkpoint, base.key, kind="original")
+    if loaded is None:
+        torch.manual_seed(tcfg.seed)
         model = create_backbone(backbone, data.num_classes, data.in_chans, data.image_size, width)
         res = train_model(model, data, tcfg, dev, progress=progress)
-        save_original(ckpt, res.model, model.wfnet_spec, {"test_acc": res.test_acc, "key": key})
-    return Base(ckpt, key, dataset, tcfg.as_dict(), Path(out) / "ablation" / dataset / backbone)
+        save_original(base.checkpoint, res.model, model.wfnet_spec, {"test_acc": res.test_acc, "key": base.key})
+        loaded = load(base.checkpoint)
+    return loaded
 
 
-def checkpoint_base(checkpoint: Path, loaded: Loaded, out: Path) -> Base:
+def checkpoint_base(checkpoint: Path, loaded: Loaded, out: Path, untrain_epochs: int = 6, seed: int = 0) -> Base:
     """A given original ``model.pt`` (e.g. from ``wfnet train``), keyed by its content."""
     prov = loaded.meta.get("provenance", {})
-    if not prov.get("dataset"):
+    if not isinstance(prov, dict) or not prov.get("dataset"):
         raise WFNetError(f"{checkpoint} does not say which dataset it was trained on")
     key = sha256_file(checkpoint)[:16]
-    out_dir = Path(out) / "ablation" / prov["dataset"] / loaded.spec.name / f"checkpoint-{key}"
-    return Base(Path(checkpoint), key, prov["dataset"], prov.get("train_config", {}), out_dir)
+    params = {"untrain_epochs": untrain_epochs, "seed": seed}
+    out_dir = _folder(Path(out) / "ablation" / prov["dataset"] / loaded.spec.name / f"checkpoint-{key}", params,
+                      COMMITTED_CHECKPOINT)
+    tcfg = prov.get("train_config", {})
+    return Base(Path(checkpoint), key, prov["dataset"], tcfg if isinstance(tcfg, dict) else {}, out_dir, params)
+
+
+def _records(blob: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a result file records (what its folder would name)."""
+    prov = blob.get("provenance") or {}
+    ucfg, tcfg = prov.get("untrain_config") or {}, prov.get("train_config") or {}
+    return {"width": prov.get("width"), "train_epochs": tcfg.get("epochs"),
+            "untrain_epochs": ucfg.get("epochs"), "seed": prov.get("seed")}
+
+
+def _check_variant(blob: dict[str, Any]) -> None:
+    for field in ("key", "variant", "acc_r", "acc_f", "zrf", "provenance"):
+        if field not in blob:
+            raise ValueError(f"no {field!r} field")
+    if not isinstance(blob["provenance"], dict):
+        raise ValueError("provenance is not an object")
+
+
+def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Base, width: float) -> None:
+    """Never replace a result of another configuration (one written by older code to a path
+    that did not yet name its configuration)."""
+    if blob is None:
+        return
+    want = {"width": width, "train_epochs": base.train_config.get("epochs"), **base.params}
+    found = _records(blob)
+    differ = {k: (found[k], v) for k, v in want.items() if k in found and found[k] is not None and found[k] != v}
+    if differ:
+        what = ", ".join(f"{k} {a} (this run: {b})" for k, (a, b) in differ.items())
+        raise WFNetError(f"{path} holds a result of another configuration ({what}); not overwriting it: "
+                         "pass another --out, or move that file")
 
 
 def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: float = 0.25,
                  train_epochs: int = 3, untrain_epochs: int = 2, device: str = "auto",
                  seed: int = 0, variants: list[str] | None = None, progress: bool = True,
-                 checkpoint: Path | None = None) -> dict[str, dict[str, Any]]:
+                 checkpoint: Path | None = None, data_root: Path | None = None) -> dict[str, dict[str, Any]]:
     """Untrain one original model with every variant; ``checkpoint`` replaces the quick model
     trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's)."""
+    names = list(variants or VARIANTS)
+    bad = [v for v in names if v not in VARIANTS]
+    if bad:
+        raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
     dev = resolve_device(device)
+    # every config is made (and so checked) before any data is loaded
+    cfgs = {name: replace(untrain_defaults(backbone), epochs=untrain_epochs, seed=seed, **VARIANTS[name])
+            for name in names}
     if checkpoint is None:
         tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed)
-        base = trained_base(dataset, backbone, width, tcfg, out, runs, dev, progress)
-        original = load(base.checkpoint)
+        create_backbone(backbone, 2, width=width)  # a bad backbone or width fails before the data loads
+        data = load_dataset(dataset, data_root)
+        base = trained_base(data, backbone, width, tcfg, untrain_epochs, out, runs)
+        model_width = width
     else:
         original = load(checkpoint)
-        base = checkpoint_base(checkpoint, original, out)
-    if original.kind != "original":
-        raise WFNetError(f"{base.checkpoint} is a WF model; ablate an original model")
-    data = load_dataset(base.dataset)
+        if original.kind != "original":
+            raise WFNetError(f"{checkpoint} is a WF model; ablate an original model")
+        base = checkpoint_base(checkpoint, original, out, untrain_epochs, seed)
+        cfgs = {name: replace(untrain_defaults(original.spec.name), epochs=untrain_epochs, seed=seed,
+                              **VARIANTS[name]) for name in names}
+        data = load_dataset(base.dataset, data_root)
+        model_width = original.spec.width
+    fingerprint = data_fingerprint(data)
+    for cfg in cfgs.values():
+        check_untrain_fits(data, cfg)
+    # what is there already, read (a corrupt file moved aside) and checked before any training
+    existing = {name: read_cached_json(base.out_dir / f"{name}.json", _check_variant) for name in names}
+    for name, blob in existing.items():
+        _guard_other_configuration(base.out_dir / f"{name}.json", blob, base, model_width)
+    if checkpoint is None:
+        original = train_base(base, data, backbone, width, tcfg, dev, progress)
     spec = original.spec
     rnd = random_reference(lambda: build(spec), RANDOM_REFERENCE_SEED)
     results = {}
-    for name in variants or list(VARIANTS):
-        cfg = replace(untrain_defaults(spec.name), epochs=untrain_epochs, seed=seed, **VARIANTS[name])
+    for name in names:
+        cfg = cfgs[name]
         path = base.out_dir / f"{name}.json"
-        vkey = hashlib.sha256(json.dumps([base.key, cfg.as_dict()], sort_keys=True).encode()).hexdigest()[:16]
-        if path.is_file() and json.loads(path.read_text()).get("key") == vkey:
-            results[name] = json.loads(path.read_text())
+        vkey = content_key({"original": base.key, "untrain": cfg.as_dict(), "data": fingerprint,
+                            "method_version": METHOD_VERSION})
+        if existing[name] is not None and existing[name].get("key") == vkey:  # type: ignore[union-attr]
+            results[name] = existing[name]  # type: ignore[assignment]
             continue
         start = time.perf_counter()
         wf = untrain(wrap(original.model, data.num_classes, init=cfg.alpha_init), data, cfg, dev, progress=progress)
         scores = evaluate_wf(wf.model, data, dev, rnd)
-        results[name] = {
+        results[name] = with_null_reasons({
             "key": vkey, "variant": name, "overrides": VARIANTS[name], "acc_r": scores.acc_r,
-            "acc_f": scores.acc_f, "zrf": scores.zrf, "original_test_acc": original.meta["test_acc"],
+            "acc_f": scores.acc_f, "zrf": scores.zrf, "original_test_acc": original.meta.get("test_acc"),
             "stopped": wf.stopped, "steps": wf.steps,
             "per_class": [c.__dict__ for c in scores.per_class],
             "provenance": provenance(dev, time.perf_counter() - start, dataset=base.dataset,
                                      train_size=len(data.train), test_size=len(data.test),
+                                     data_source=data.source, data_fingerprint=fingerprint,
                                      backbone=spec.name, width=spec.width, seed=seed,
                                      train_config=base.train_config, untrain_config=cfg.as_dict(),
                                      checkpoint=str(base.checkpoint), original_key=base.key),
-        }
+        })
         atomic_write_json(path, results[name])
     return results

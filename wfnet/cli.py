@@ -1,16 +1,30 @@
 """``wfnet`` command line: train, untrain, evaluate, reproduce, ablate, plan, next, collect, datasets.
 
-Bad input exits 2 with one line."""
+Bad input exits 2 with one line, before any data is loaded or any model trained: every value of
+every command (and of ``--set``) is checked first, and every output folder is checked writable
+and not holding another kind of run."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from .errors import WFNetError
+
+if TYPE_CHECKING:
+    import torch
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (the same shape as every other error)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -24,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .backbones import BACKBONES
     from .data import DATASETS
 
-    parser = argparse.ArgumentParser(prog="wfnet", description=__doc__)
+    parser = _Parser(prog="wfnet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train an original model from scratch")
@@ -118,9 +132,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive(name: str, value: float | None) -> None:
-    if value is not None and value <= 0:
-        raise WFNetError(f"--{name} must be positive, got {value}")
+# -- checks of every value, before any data is loaded or any model trained -------------------------
+
+# Training images/s of each backbone on this project's 2-core CPU (README "Speed", batch 128,
+# 1x28x28): with wfnet.plan's GPU throughput, the rough factor a CPU run of a GPU preset takes.
+CPU_TRAIN_IMAGES_PER_S = {"resnet18": 60.0, "vgg16": 79.0, "vit_tiny": 63.0, "vit_small": 19.0}
+
+
+def _positive(flag: str, value: float | None) -> None:
+    """A finite number > 0 (None: not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise WFNetError(f"--{flag} must be positive and finite, got {value}")
+
+
+def _at_least(flag: str, value: int | None, low: int) -> None:
+    if value is not None and value < low:
+        raise WFNetError(f"--{flag} must be {'positive' if low == 1 else f'at least {low}'}, got {value}")
+
+
+def _width(value: float) -> None:
+    if not (math.isfinite(value) and 0.0 < value <= 1.0):
+        raise WFNetError(f"--width must be in (0, 1] (a channel multiplier; 1 = paper size), got {value}")
+
+
+def _seed(value: int) -> None:
+    if not 0 <= value < 2**63:
+        raise WFNetError(f"--seed must be an integer in [0, 2**63), got {value}")
+
+
+def _names(dataset: str | None = None, backbone: str | None = None, preset: str | None = None) -> None:
+    from .backbones import BACKBONES
+    from .data import DATASETS
+    from .presets import PRESETS
+
+    if preset is not None:
+        PRESETS.get(preset)
+    if dataset is not None:
+        DATASETS.get(dataset)
+    if backbone is not None:
+        BACKBONES.get(backbone)
+
+
+def _outputs(*pairs: tuple[str, Path]) -> None:
+    from .io import check_writable_dir
+
+    for flag, path in pairs:
+        check_writable_dir(path, flag)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} minutes"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.0f} days"
+
+
+def slow_estimate(preset: str, dataset: str, backbone: str, methods: Sequence[str] | None = None,
+                  search: bool = False) -> str:
+    """'about N on an H200 ..., so roughly M on a 2-core CPU', or '' when there is no estimate
+    (a dataset or backbone without measurements in wfnet.plan). A rough, labelled estimate."""
+    from .plan import THROUGHPUT, pieces_for
+    from .presets import PRESETS
+
+    try:
+        pieces = [x for x in pieces_for(PRESETS.get(preset), dataset, backbone) if (x.part == "search") == search
+                  and (methods is None or set(x.methods) & set(methods))]
+        gpu = sum(x.estimate_s for x in pieces)
+        factor = THROUGHPUT[backbone][0] / CPU_TRAIN_IMAGES_PER_S[backbone]
+    except (WFNetError, KeyError):
+        return ""
+    return (f"estimated at about {_duration(gpu)} on an H200 (wfnet plan), so roughly {_duration(gpu * factor)} "
+            "on a 2-core CPU")
+
+
+def _refuse_slow(preset: str, device: torch.device, allow_slow: bool, estimate: str) -> None:
+    from .presets import PRESETS
+
+    if PRESETS.get(preset).gpu_only and device.type != "cuda" and not allow_slow:
+        raise WFNetError(f"the {preset!r} preset is sized for a GPU ({estimate or 'GPU-hours; days on a CPU'}); "
+                         "run it on a GPU (scripts/gpu_run.sh), or pass --allow-slow to run it on the CPU anyway")
+
+
+def _fmt(value: object, spec: str) -> str:
+    """A number formatted, or '-' for a metric written as null (not computable)."""
+    return "-" if value is None else format(value, spec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .config import override, parse_assignments, scaled_batch, train_defaults, untrain_defaults
     from .data import list_available, load_dataset
-    from .pipeline import evaluate_checkpoint, train_original, untrain_checkpoint
+    from .pipeline import check_output_folder, evaluate_checkpoint, train_original, untrain_checkpoint
     from .provenance import resolve_device
 
     if args.command == "datasets":
@@ -143,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "collect":
         from .bundle import collect
 
+        _outputs(("--results", args.results))
         landed = collect(args.bundle, args.results)
         print(f"collected {len(landed)} files into {args.results}:")
         for rel in landed:
@@ -157,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
 
         _positive("budget", args.budget)
         plan(args.preset, args.dataset, args.backbone)  # bad names fail before any work
+        _outputs(("--results", args.results), ("--runs", args.runs), ("--bundle-dir", args.bundle_dir))
         ran, bundle = run_next(args.budget, args.preset, str(device), args.results, args.runs, args.bundle_dir,
                                args.dataset, args.backbone, log=lambda line: print(line, flush=True),
                                fill=args.fill)
@@ -164,43 +262,81 @@ def run(args: argparse.Namespace) -> int:
         print(f"ran {len(ran)} pieces ({len(failed)} failed: {failed}); bundle: {bundle}")
         return 1 if failed else 0
     if args.command == "train":
-        from .backbones import BACKBONES
-
-        BACKBONES.get(args.backbone)  # fail on a bad name before loading any data
-        for name in ("epochs", "batch_size", "lr", "width"):
-            _positive(name.replace("_", "-"), getattr(args, name))
-        data = load_dataset(args.dataset, args.data_root, download=args.download)
+        _names(dataset=args.dataset, backbone=args.backbone)  # bad names fail before any data loads
+        _at_least("epochs", args.epochs, 1)
+        _at_least("batch-size", args.batch_size, 2)
+        _positive("lr", args.lr)
+        _width(args.width)
+        _seed(args.seed)
         cfg = scaled_batch(train_defaults(args.backbone), args.batch_size)
-        cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed)
+        cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed)  # checked as it is made
+        _outputs(("--out", args.out))
+        check_output_folder(args.out, "train")
+        data = load_dataset(args.dataset, args.data_root, download=args.download)
         m = train_original(data, args.backbone, args.out, cfg, device, args.width, progress)
-        print(f"test accuracy {m['test_acc']:.2f}% ({data.name}, {args.backbone}, "
+        print(f"test accuracy {_fmt(m.get('test_acc'), '.2f')}% ({data.name}, {args.backbone}, "
               f"{m['provenance']['wall_seconds']:.0f} s on {m['provenance']['device']}) -> {args.out}")
         return 0
     if args.command == "untrain":
         from .checkpoint import load
 
-        _positive("epochs", args.epochs)
+        _at_least("epochs", args.epochs, 1)
         _positive("lr", args.lr)
-        backbone = load(args.checkpoint).spec.name
-        cfg = override(untrain_defaults(backbone), epochs=args.epochs, lr=args.lr, seed=args.seed)
-        cfg = override(cfg, **parse_assignments(cfg, args.assignments))
+        _seed(args.seed)
+        loaded = load(args.checkpoint)
+        if loaded.kind != "original":
+            raise WFNetError(f"{args.checkpoint} is already a WF model; untrain an original model")
+        cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed)
+        cfg = override(cfg, **parse_assignments(cfg, args.assignments))  # every field checked here
+        _outputs(("--out", args.out))
+        check_output_folder(args.out, "untrain")
+        del loaded
         m = untrain_checkpoint(args.checkpoint, args.out, cfg, device, args.data_root, progress)
         u = m["untrain"]
-        print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {u['best_val_loss']:.4f} -> {args.out}/wf.pt")
+        print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {_fmt(u['best_val_loss'], '.4f')} "
+              f"-> {args.out}/wf.pt")
         return 0
     if args.command == "reproduce":
         from .reproduce import reproduce
+        from .results import METHODS
 
+        _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
+        _seed(args.seed)
+        bad = [m for m in args.methods or [] if m not in METHODS]
+        if bad:
+            raise WFNetError(f"unknown method(s) {bad}; expected some of {list(METHODS)}")
+        if args.classes is not None:
+            if args.methods != ["retrained"]:
+                raise WFNetError("--classes selects classes of the retrained baseline: use it with --methods retrained")
+            negative = [c for c in args.classes if c < 0]
+            if negative:
+                raise WFNetError(f"--classes {negative} out of range: classes are numbered from 0")
+        _outputs(("--out", args.out), ("--runs", args.runs))
+        _refuse_slow(args.preset, device, args.allow_slow, slow_estimate(args.preset, args.dataset, args.backbone,
+                                                                         args.methods))
         results = reproduce(args.dataset, args.backbone, args.preset, args.out, args.runs, args.device,
                             args.data_root, args.seed, args.methods, progress, args.classes, args.allow_slow)
         print(f"{'method':20s} {'Acc_r':>7s} {'Acc_f':>7s} {'ZRF':>6s} {'RT':>12s}")
         for method, r in results.items():
             rt = "-" if r.get("rt") is None else f"{r['rt']:.1f} ({r['rt_failed']})"
-            print(f"{method:20s} {r['acc_r']:7.2f} {r['acc_f']:7.2f} {r['zrf']:6.3f} {rt:>12s}")
+            print(f"{method:20s} {_fmt(r.get('acc_r'), '7.2f'):>7s} {_fmt(r.get('acc_f'), '7.2f'):>7s} "
+                  f"{_fmt(r.get('zrf'), '6.3f'):>6s} {rt:>12s}")
         return 0
     if args.command == "search-baselines":
-        from .baseline_search import run_search
+        from .baseline_search import SEARCH_FILE, run_search
+        from .results import read_result_file, result_path
 
+        _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
+        _seed(args.seed)
+        _outputs(("--out", args.out))
+        _refuse_slow(args.preset, device, args.allow_slow,
+                     slow_estimate(args.preset, args.dataset, args.backbone, search=True))
+        target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE)
+        old = read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
+        old_seed = ((old or {}).get("provenance") or {}).get("seed", args.seed)
+        if old_seed != args.seed:  # its path has no seed level: never replace another seed's search
+            raise WFNetError(f"{target} holds the search of seed {old_seed}; a search of seed {args.seed} would "
+                             "replace it: pass another --out")
         blob = run_search(args.dataset, args.backbone, args.preset, args.out, args.device, args.seed, progress,
                           args.allow_slow, args.data_root)
         for method, t in blob["methods"].items():
@@ -212,15 +348,24 @@ def run(args: argparse.Namespace) -> int:
         bad = [v for v in args.variants or [] if v not in VARIANTS]
         if bad:
             raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
+        _names(dataset=args.dataset, backbone=args.backbone)
+        _width(args.width)
+        _at_least("train-epochs", args.train_epochs, 1)
+        _at_least("untrain-epochs", args.untrain_epochs, 1)
+        _seed(args.seed)
+        _outputs(("--out", args.out), ("--runs", args.runs))
         res = run_ablation(args.dataset, args.backbone, args.out, args.runs, args.width, args.train_epochs,
                            args.untrain_epochs, args.device, args.seed, args.variants, progress,
-                           args.checkpoint)
+                           args.checkpoint, args.data_root)
         for name, r in res.items():
-            print(f"{name:24s} Acc_r {r['acc_r']:6.2f}  Acc_f {r['acc_f']:6.2f}  ZRF {r['zrf']:.3f}  ({r['stopped']})")
+            print(f"{name:24s} Acc_r {_fmt(r.get('acc_r'), '6.2f')}  Acc_f {_fmt(r.get('acc_f'), '6.2f')}  "
+                  f"ZRF {_fmt(r.get('zrf'), '.3f')}  ({r.get('stopped')})")
         return 0
     if args.command == "evaluate":
+        _outputs(("--out", args.out))
+        check_output_folder(args.out, "evaluate")
         m = evaluate_checkpoint(args.checkpoint, args.out, device, args.data_root)
-        print(json.dumps({k: m[k] for k in ("kind", "acc_r", "acc_f", "zrf")}))
+        print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
         return 0
     raise AssertionError(args.command)
 
@@ -233,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except WFNetError as err:
-        print(f"wfnet: error: {err}", file=sys.stderr)
+        print(f"wfnet: error: {' '.join(str(err).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
         print("wfnet: interrupted", file=sys.stderr)

@@ -1,9 +1,17 @@
-"""Every hyper-parameter in one place, with units. Experiments override fields, never globals."""
+"""Every hyper-parameter in one place, with units. Experiments override fields, never globals.
+
+A config is checked when it is made (``__post_init__``, which ``dataclasses.replace`` and
+``override`` run too): a value of the wrong type or out of range (a NaN learning rate, zero
+epochs, a validation share of 99%) is a ``WFNetError`` naming the field and the value, raised
+before any data is loaded or any model trained, never a traceback or a meaningless run later.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from .errors import WFNetError
 
@@ -23,6 +31,20 @@ class TrainConfig:
     seed: int = 0                     # init, shuffling, augmentation
     amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False             # torch.compile the model (CUDA only)
+
+    def __post_init__(self) -> None:
+        c = _Checker("train")
+        c.integer("epochs", self.epochs, 1)
+        c.integer("batch_size", self.batch_size, 2)  # BatchNorm needs 2 samples per step
+        c.choice("optimizer", self.optimizer, ("sgd", "adamw"))
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        c.number("weight_decay", self.weight_decay, low=0.0)
+        c.number("warmup_epochs", self.warmup_epochs, low=0.0)
+        c.number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        c.seed(self.seed)
+        c.boolean("amp", self.amp)
+        c.boolean("compile", self.compile)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,8 +92,87 @@ class UntrainConfig:
     max_val_batches: int = 4          # validation loss is estimated on this many batches
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        c = _Checker("untrain")
+        c.integer("epochs", self.epochs, 1)
+        c.integer("batch_size", self.batch_size, 2)  # half forgets, half retains
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.choice("optimizer", self.optimizer, ("sgd", "adam"))
+        for name in ("lambda0", "lambda1", "lambda2"):
+            c.number(name, getattr(self, name), low=0.0)
+        c.integer("chi", self.chi, 1)
+        c.number("alpha_init", self.alpha_init)
+        c.number("ce_floor", self.ce_floor, low=0.0, low_open=True)
+        c.number("ce_cap", self.ce_cap, low=0.0, low_open=True)
+        if self.ce_cap <= self.ce_floor:
+            raise WFNetError(f"untrain ce_cap ({self.ce_cap!r}) must be above ce_floor ({self.ce_floor!r})")
+        c.number("clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True, optional=True)
+        c.number("alpha_bound", self.alpha_bound, low=0.0, low_open=True, optional=True)
+        c.integer("patience", self.patience, 1)
+        c.integer("evals_per_epoch", self.evals_per_epoch, 1)
+        c.number("val_fraction", self.val_fraction, low=0.0, low_open=True, high=0.5)
+        c.integer("max_val_batches", self.max_val_batches, 1)
+        c.seed(self.seed)
+        c.text("forget_term", self.forget_term)
+        c.text("regularizer", self.regularizer)
+        c.text("clip_scope", self.clip_scope)
+        from .loss import FORGET_TERMS, REGULARIZERS  # here: loss imports this module
+        from .untrain import check_clip_scope
+
+        FORGET_TERMS.get(self.forget_term)
+        REGULARIZERS.get(self.regularizer)
+        check_clip_scope(self.clip_scope)
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class _Checker:
+    """Type and range checks of one config's fields, each failure one line naming field and value."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def fail(self, name: str, expected: str, value: Any) -> None:
+        raise WFNetError(f"{self.what} {name} must be {expected}, got {value!r}")
+
+    def integer(self, name: str, value: Any, low: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            self.fail(name, f"an integer >= {low}", value)
+
+    def seed(self, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**63:
+            self.fail("seed", "an integer in [0, 2**63)", value)
+
+    def boolean(self, name: str, value: Any) -> None:
+        if not isinstance(value, bool):
+            self.fail(name, "true or false", value)
+
+    def text(self, name: str, value: Any) -> None:
+        if not isinstance(value, str):
+            self.fail(name, "a name", value)
+
+    def choice(self, name: str, value: Any, choices: Iterable[str]) -> None:
+        choices = tuple(choices)
+        if value not in choices:
+            self.fail(name, f"one of {list(choices)}", value)
+
+    def number(self, name: str, value: Any, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+              and (low is None or (value > low if low_open else value >= low))
+              and (high is None or (value < high if high_open else value <= high)))
+        if ok:
+            return
+        parts = []
+        if low is not None:
+            parts.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            parts.append(f"{'<' if high_open else '<='} {high:g}")
+        rng = (" " + " and ".join(parts)) if parts else ""
+        self.fail(name, f"a finite number{rng}" + (" or none" if optional else ""), value)
 
 
 def untrain_defaults(backbone: str) -> UntrainConfig:

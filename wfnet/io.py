@@ -1,15 +1,25 @@
-"""Writes that are all or nothing: a killed run never leaves a half-written file behind."""
+"""Files in and out, at the boundary: writes that are all or nothing, reads that never trust.
+
+Writes go to a temporary file that is renamed into place, so a killed run never leaves a
+half-written file behind. Reads validate what they get; a file that does not parse or validate
+is named in one line and moved aside (``<name>.corrupt-<UTC time>``, never deleted), so that a
+cache is recomputed and a result is never read as something it is not.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from .errors import CorruptFileError, WFNetError
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -35,6 +45,8 @@ def _umask() -> int:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
+    """JSON has no NaN or infinity: callers null them first (``wfnet.results.null_non_finite``);
+    one that slips through is an error here, before anything is written."""
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
     atomic_write_text(path, text)
 
@@ -53,3 +65,84 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+# -- defensive reading ----------------------------------------------------------------------------
+
+def warn(message: str) -> None:
+    """One line on stderr, the way the CLI reports what it did on its own (e.g. recovered a file)."""
+    print(f"wfnet: warning: {message}", file=sys.stderr, flush=True)
+
+
+def move_aside(path: Path, reason: str) -> Path:
+    """Rename a file (or folder) that failed to parse or validate to ``<name>.corrupt-<UTC time>``
+    beside it, say so in one line, and return the new path. Nothing is deleted: the bytes stay
+    for whoever wants to look at them. The new name never ends in ``.json`` or ``.pt``, so no
+    reader picks it up again."""
+    path = Path(path)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    warn(f"{path} is unreadable ({reason}); moved it aside to {target.name}")
+    return target
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (or its type): enough to say what went wrong."""
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; anything else (empty, truncated, not JSON, not an object,
+    not UTF-8) is a ``CorruptFileError`` naming the file."""
+    path = Path(path)
+    try:
+        blob = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise CorruptFileError(path, f"not valid JSON: {first_line(err)}") from None
+    if not isinstance(blob, dict):
+        raise CorruptFileError(path, f"a JSON {type(blob).__name__}, not an object")
+    return blob
+
+
+def read_cached_json(path: Path, validate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any] | None:
+    """A cache file: its object, or None when it is missing or was corrupt (then moved aside, so
+    the caller recomputes it). ``validate`` raises ``CorruptFileError`` (or ``ValueError``,
+    ``KeyError``, ``TypeError``) for an object of the wrong shape."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        blob = read_json_object(path)
+        if validate is not None:
+            validate(blob)
+    except CorruptFileError as err:
+        move_aside(path, err.reason)
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        move_aside(path, f"not of the expected form: {first_line(err)}")
+        return None
+    return blob
+
+
+# -- outputs ----------------------------------------------------------------------------------------
+
+def check_writable_dir(path: Path | str, flag: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be written: an existing file, a path
+    through a file, or a folder (or its nearest existing parent) this user cannot write into.
+    Nothing is created here."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise WFNetError(f"{flag} {p} is an existing file, not a folder")
+    probe = p
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise WFNetError(f"{flag} {p} cannot be created: {probe} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise WFNetError(f"{flag} {p} is not writable: this user cannot write into {probe}")

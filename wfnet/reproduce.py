@@ -1,16 +1,18 @@
 """One command for one dataset x backbone: every method of Tables 1-2 and the data of Figs 3-4.
 
 Resumable at the finest useful grain: the original model, the WF model and every single-class
-run are cached under ``runs/<preset>/<dataset>/<backbone>/`` with the content key of their
-configuration; a killed run restarts at the next missing piece. Every file is written
-atomically, so a kill never leaves half a file, and a rerun gives the same numbers.
+run are cached under ``runs/<preset>/<dataset>/<backbone>/[seed-<n>/]`` with the content key of
+their configuration; a killed run restarts at the next missing piece. Every file is written
+atomically, so a kill never leaves half a file, and a rerun gives the same numbers. Seeds other
+than 0 have their own folders (results and caches), so they never replace seed 0's files. A
+cached file or result that does not parse or validate is named, moved aside and recomputed; one
+computed on other data (``provenance.data_fingerprint``) is recomputed too.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -20,23 +22,36 @@ from tqdm.auto import tqdm
 
 from .backbones import BackboneSpec, build, create_backbone
 from .baselines import negative_gradients, random_labels, retrain_without
-from .checkpoint import load, save_original, save_wf
+from .checkpoint import load, load_cached, save_original, save_wf
 from .data import ImageDataset, load_dataset
 from .errors import WFNetError
 from .explain import gate_curves, relationships
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_json, atomic_write_text, read_cached_json
 from .metrics import ClassScores, aggregate, class_scores, random_reference
-from .pipeline import RANDOM_REFERENCE_SEED, dataset_fields
+from .pipeline import RANDOM_REFERENCE_SEED, data_fingerprint, dataset_fields
 from .presets import PRESETS, Preset
 from .provenance import git_commit, provenance, resolve_device
 from .relearn import relearn_time, trainable_copy
-from .results import (METHODS, RELATIONSHIPS, finite_or_none, read_result, result_path, retrained_class_path,
-                      write_result)
+from .results import (METHODS, RELATIONSHIPS, finite_or_none, read_result, result_dir, result_path,
+                      retrained_class_path, write_result)
 from .train import predict, train_model
 from .untrain import untrain
 from .wrap import wrap
 
 SINGLE_CLASS = ("retrained", "random_labels", "negative_gradients")
+PIECE_FIELDS = ("cls", "name", "acc_r", "acc_f", "zrf", "rt", "relearned", "unlearn_wall_seconds", "wall_seconds",
+                "provenance")  # what a per-class piece must hold to be used
+RELEARN_FIELDS = ("rt", "relearned", "rt_final_acc")
+
+
+def _has(fields: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+    def check(blob: dict[str, Any]) -> None:
+        missing = [f for f in fields if f not in blob]
+        if missing:
+            raise ValueError(f"lacks {missing}")
+        if "provenance" in blob and not isinstance(blob["provenance"], dict):
+            raise ValueError("its provenance is not an object")
+    return check
 
 
 class Run:
@@ -47,7 +62,8 @@ class Run:
         self.data, self.backbone, self.preset = data, backbone, preset
         self.device, self.seed, self.progress = device, seed, progress
         self.key = preset.key(data.name, backbone, seed)
-        self.dir = Path(runs_dir) / preset.name / data.name / backbone
+        self.dir = result_dir(Path(runs_dir), preset.name, data.name, backbone, seed)  # seed n: .../seed-<n>
+        self.fingerprint = data_fingerprint(data)
         self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
         self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
@@ -64,16 +80,26 @@ class Run:
         return create_backbone(self.backbone, self.data.num_classes, self.data.in_chans,
                                self.data.image_size, self.preset.width)
 
+    def current(self, blob: dict[str, Any] | None, key: str) -> bool:
+        """Is a stored result or piece this run's: its key, and (when it records one) the
+        fingerprint of the data it was computed on?"""
+        if blob is None:
+            return False
+        prov = blob.get("provenance")
+        prov = prov if isinstance(prov, dict) else {}
+        found = blob.get("key", prov.get("key"))
+        return found == key and prov.get("data_fingerprint", self.fingerprint) == self.fingerprint
+
     def cached_json(self, name: str, compute: Callable[[], dict[str, Any]], key: str | None = None,
-                    root: Path | None = None) -> dict[str, Any]:
+                    root: Path | None = None, fields: tuple[str, ...] = ()) -> dict[str, Any]:
         """A JSON piece of work under ``root`` (default: the run's cache folder), reused only
-        when its key matches (default: the run's whole-preset key)."""
+        when its key matches (default: the run's whole-preset key) and it holds ``fields``; one
+        that does not parse or validate is moved aside and recomputed."""
         key = key or self.key
         path = (root or self.dir) / name
-        if path.is_file():
-            blob = json.loads(path.read_text())
-            if blob.get("key") == key:
-                return blob
+        blob = read_cached_json(path, _has(fields))
+        if blob is not None and self.current(blob, key):
+            return blob
         blob = finite_or_none({"key": key, **compute()})
         atomic_write_json(path, blob)
         return blob
@@ -85,13 +111,13 @@ class Run:
         if self._original is None:
             path = self.dir / "original" / "model.pt"
             key = self.method_key("original")
-            meta_ok = path.is_file() and load(path).meta.get("key") == key
-            if not meta_ok:
+            cached = load_cached(path, key, kind="original")  # a corrupt one is moved aside
+            if cached is None or cached.meta.get("data_fingerprint", self.fingerprint) != self.fingerprint:
                 cfg = self.preset.train_config(self.data.name, self.backbone, self.seed)
                 res = train_model(self.factory(), self.data, cfg, self.device, progress=self.progress,
                                   desc=f"original {self.backbone}")
                 meta = {"key": key, "test_acc": res.test_acc, "wall_seconds": res.wall_seconds,
-                        "train_images_per_second": res.images_per_second,
+                        "train_images_per_second": res.images_per_second, "data_fingerprint": self.fingerprint,
                         "provenance": {"dataset": self.data.name}}
                 save_original(path, res.model, res.model.wfnet_spec, meta)
             self._original = load(path).model.to(self.device).eval()
@@ -126,10 +152,14 @@ class Run:
     def _targets_from_results(self) -> list[float] | None:
         if self.results_dir is None:
             return None
-        blob = read_result(self.results_dir, self.preset.name, self.data.name, self.backbone, "original")
-        if blob is None or blob.get("provenance", {}).get("key") != self.method_key("original"):
+        blob = read_result(self.results_dir, self.preset.name, self.data.name, self.backbone, "original",
+                           self.seed, recover=True)
+        if not self.current(blob, self.method_key("original")):
             return None
-        return [row["acc_f"] for row in blob["per_class"]]
+        rows = blob.get("per_class") or []  # type: ignore[union-attr]
+        if len(rows) != self.data.num_classes or not all(isinstance(r.get("acc_f"), (int, float)) for r in rows):
+            return None
+        return [row["acc_f"] for row in rows]
 
     def original_rows(self) -> list[ClassScores]:
         return [class_scores(self.original_logits, self.labels, self.random_logits, c, n)
@@ -198,14 +228,14 @@ def class_pieces(run: Run, method: str, classes: Iterable[int]) -> list[dict[str
     calls; the other methods' are a cache under the run's folder."""
     key = run.method_key(method)
     keep = method == "retrained" and run.results_dir is not None
-    root = (retrained_class_path(run.results_dir, run.preset.name, run.data.name, run.backbone, 0).parents[1]
+    root = (result_dir(run.results_dir, run.preset.name, run.data.name, run.backbone, run.seed)  # type: ignore[arg-type]
             if keep else run.dir)
 
     def compute(c: int) -> dict[str, Any]:
         piece = single_class_piece(run, c, lambda: unlearn_class(run, method, c))
         return {**piece, "provenance": run.base_provenance(piece["wall_seconds"], key=key, cls=c)}
 
-    return [run.cached_json(f"{method}/class_{c}.json", lambda: compute(c), key, root)
+    return [run.cached_json(f"{method}/class_{c}.json", lambda: compute(c), key, root, PIECE_FIELDS)
             for c in tqdm(list(classes), desc=method, disable=not run.progress, leave=False)]
 
 
@@ -223,10 +253,10 @@ def run_single_class(run: Run, method: str, classes: list[int] | None = None) ->
         if bad:
             raise WFNetError(f"classes {bad} out of range: expected 0..{nc - 1}")
         class_pieces(run, method, sorted(set(classes)))
-        paths = [retrained_class_path(run.results_dir, run.preset.name, run.data.name, run.backbone, c)
+        paths = [retrained_class_path(run.results_dir, run.preset.name, run.data.name, run.backbone, c, run.seed)
                  for c in range(nc)]
-        blobs = [json.loads(p.read_text()) if p.is_file() else None for p in paths]
-        if any(b is None or b.get("key") != run.method_key(method) for b in blobs):
+        blobs = [read_cached_json(p, _has(PIECE_FIELDS)) for p in paths]  # a corrupt one: moved aside
+        if not all(run.current(b, run.method_key(method)) for b in blobs):
             return None
         per_class = blobs
     scores = aggregate([scores_row(p) for p in per_class]).as_dict()
@@ -254,16 +284,15 @@ def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
     (every class in one round) and saved first."""
     path = run.dir / "wfnet" / "wf.pt"
     key = run.method_key("wfnet")
-    if path.is_file():
-        loaded = load(path)
-        if loaded.meta.get("key") == key:
-            return loaded.model.to(run.device), loaded.meta
+    loaded = load_cached(path, key, kind="wf")  # a corrupt one is moved aside and untrained again
+    if loaded is not None and loaded.meta.get("data_fingerprint", run.fingerprint) == run.fingerprint:
+        return loaded.model.to(run.device), loaded.meta
     cfg = run.preset.untrain_config(run.backbone, run.seed)
     model = wrap(run.original, run.data.num_classes, init=cfg.alpha_init)
     res = untrain(model, run.data, cfg, run.device, progress=run.progress)
     meta = {"key": key, "wall_seconds": res.wall_seconds, "steps": res.steps,
             "epochs_run": res.epochs_run, "stopped": res.stopped, "best_val_loss": res.best_val_loss,
-            "history": res.history, "untrain_config": cfg.as_dict(),
+            "history": res.history, "untrain_config": cfg.as_dict(), "data_fingerprint": run.fingerprint,
             "provenance": {"dataset": run.data.name}}
     save_wf(path, res.model, run.original.wfnet_spec, meta)
     return load(path).model.to(run.device), meta  # reloaded, so a resumed run computes the same
@@ -280,7 +309,8 @@ def run_wfnet(run: Run) -> dict[str, Any]:
         r = relearn_time(trainable_copy(model, row=c), run.data, c, run.targets[c], rcfg, run.device)
         return {"rt": r.epochs, "relearned": r.relearned, "rt_final_acc": r.final}
 
-    rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c), run.method_key("wfnet")) for c in
+    rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c), run.method_key("wfnet"),
+                           fields=RELEARN_FIELDS) for c in
            tqdm(range(run.data.num_classes), desc="wfnet relearn", disable=not run.progress, leave=False)]
     curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
     rel = relationships(model, run.preset.top_k, classes=run.data.classes)
@@ -334,20 +364,21 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
     run = Run(data, backbone, p, Path(runs_dir), dev, seed, progress, results_dir)
     out: dict[str, dict[str, Any]] = {}
     for method in methods:
-        existing = read_result(results_dir, preset, dataset, backbone, method)
-        if existing is not None and existing.get("provenance", {}).get("key") == run.method_key(method):
-            out[method] = existing
+        existing = read_result(results_dir, preset, dataset, backbone, method, seed, recover=True)
+        if run.current(existing, run.method_key(method)):
+            out[method] = existing  # type: ignore[assignment]
             continue
         if method == "original":
             payload = run_original(run)
         elif method == "wfnet":
             payload = run_wfnet(run)
             rel = payload.pop("_relationships")
-            _write_relationships(result_path(results_dir, preset, dataset, backbone, method).with_name(RELATIONSHIPS), rel)
+            _write_relationships(result_path(results_dir, preset, dataset, backbone, method, seed).with_name(RELATIONSHIPS),
+                                 rel)
         else:
             payload = run_single_class(run, method, classes)
             if payload is None:
                 continue  # some retrained classes still missing: their pieces are kept
-        write_result(results_dir, preset, dataset, backbone, method, payload)
-        out[method] = read_result(results_dir, preset, dataset, backbone, method) or payload
+        write_result(results_dir, preset, dataset, backbone, method, payload, seed)
+        out[method] = read_result(results_dir, preset, dataset, backbone, method, seed) or payload
     return out

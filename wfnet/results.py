@@ -2,16 +2,26 @@
 
 Experiments write these (atomically); tables, figures and the book read only these. A cell whose
 file is missing is "not run".
+
+The path carries every parameter a user chooses (preset, dataset, backbone, method, seed): seed 0
+lives at the path above (the paper queue's), any other seed ``n`` one level down, in
+``.../<backbone>/seed-<n>/<method>.json``, so runs of two seeds never write the same file. The
+key inside (``provenance.key``, ``wfnet.presets.Preset.key``) covers everything else the result
+depends on (every derived config and the method's code version): a file at the right path with
+another key is out of date and is recomputed.
+
+Non-finite numbers (a metric that could not be computed, e.g. the loss of a diverged model) are
+written as ``null``, and ``null_reasons`` says which fields were nulled and what they were.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterator
 
-from .io import atomic_write_json
+from .errors import CorruptFileError, WFNetError
+from .io import atomic_write_json, move_aside, read_json_object
 
 METHODS = ("original", "retrained", "random_labels", "negative_gradients", "wfnet")
 METHOD_LABELS = {
@@ -27,41 +37,113 @@ METHOD_LABELS = {
 RELATIONSHIPS = "relationships.csv"  # tidy table: layer, filter, class, relevance (Figures 3-4)
 
 
-def result_path(root: Path, preset: str, dataset: str, backbone: str, method: str) -> Path:
-    return Path(root) / preset / dataset / backbone / f"{method}.json"
+def result_dir(root: Path, preset: str, dataset: str, backbone: str, seed: int = 0) -> Path:
+    """The folder of one preset x dataset x backbone x seed (seed 0: no seed level)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise WFNetError(f"seed must be an integer >= 0, got {seed!r}")
+    base = Path(root) / preset / dataset / backbone
+    return base if seed == 0 else base / f"seed-{seed}"
 
 
-def retrained_class_path(root: Path, preset: str, dataset: str, backbone: str, cls: int) -> Path:
+def result_path(root: Path, preset: str, dataset: str, backbone: str, method: str, seed: int = 0) -> Path:
+    return result_dir(root, preset, dataset, backbone, seed) / f"{method}.json"
+
+
+def retrained_class_path(root: Path, preset: str, dataset: str, backbone: str, cls: int, seed: int = 0) -> Path:
     """One class of the retrained baseline (a full training each): kept beside the results, so a
     column is filled over several GPU calls; ``retrained.json`` is written once all are there."""
-    return Path(root) / preset / dataset / backbone / "retrained" / f"class_{cls}.json"
+    return result_dir(root, preset, dataset, backbone, seed) / "retrained" / f"class_{cls}.json"
 
 
 def finite_or_none(obj: Any) -> Any:
     """JSON has no NaN: a metric that could not be computed (e.g. a diverged model) is null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite_or_none(v) for v in obj]
-    return obj
+    return null_non_finite(obj)[0]
+
+
+def null_non_finite(obj: Any) -> tuple[Any, dict[str, str]]:
+    """``obj`` with every NaN or infinity replaced by None, and ``{where: what it was}`` for each
+    (``where`` a dotted path such as ``untrain.history.3.val_loss``)."""
+    reasons: dict[str, str] = {}
+
+    def walk(o: Any, where: str) -> Any:
+        if isinstance(o, float):
+            if math.isfinite(o):
+                return o
+            reasons[where or "."] = f"{o} (not a finite number: could not be computed)"
+            return None
+        if isinstance(o, dict):
+            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(o)]
+        return o
+
+    return walk(obj, ""), reasons
+
+
+def with_null_reasons(payload: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-ready payload: non-finite numbers nulled, and ``null_reasons`` saying which (only
+    when there are any, so files without them stay as they were)."""
+    clean, reasons = null_non_finite({k: v for k, v in payload.items() if k != "null_reasons"})
+    reasons = {**(payload.get("null_reasons") or {}), **reasons}
+    return {**clean, "null_reasons": reasons} if reasons else clean
 
 
 def write_result(root: Path, preset: str, dataset: str, backbone: str, method: str,
-                 payload: dict[str, Any]) -> Path:
-    path = result_path(root, preset, dataset, backbone, method)
-    atomic_write_json(path, finite_or_none({"method": method, "preset": preset, "dataset": dataset,
-                                            "backbone": backbone, **payload}))
+                 payload: dict[str, Any], seed: int = 0) -> Path:
+    path = result_path(root, preset, dataset, backbone, method, seed)
+    atomic_write_json(path, with_null_reasons({"method": method, "preset": preset, "dataset": dataset,
+                                               "backbone": backbone, **payload}))
     return path
 
 
-def read_result(root: Path, preset: str, dataset: str, backbone: str, method: str) -> dict[str, Any] | None:
-    path = result_path(root, preset, dataset, backbone, method)
-    return json.loads(path.read_text()) if path.is_file() else None
+def check_result(blob: dict[str, Any], path: Path) -> None:
+    """The shape every result file has: an object whose ``provenance`` (when present) is an
+    object and whose scores (when present) are numbers or null; else ``CorruptFileError``."""
+    prov = blob.get("provenance", {})
+    if not isinstance(prov, dict):
+        raise CorruptFileError(path, "its provenance is not an object")
+    for field in ("acc_r", "acc_f", "zrf", "rt"):
+        v = blob.get(field)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise CorruptFileError(path, f"{field} is {v!r}, not a number")
+    per_class = blob.get("per_class", [])
+    if not isinstance(per_class, list) or not all(isinstance(r, dict) for r in per_class):
+        raise CorruptFileError(path, "per_class is not a list of objects")
+
+
+def read_result_file(path: Path, recover: bool = False, advice: str = "") -> dict[str, Any] | None:
+    """One result file, validated: None when missing. A file that does not parse or validate is
+    moved aside and read as missing with ``recover=True`` (a caller that recomputes it), else an
+    error naming it and saying what to do."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        blob = read_json_object(path)
+        check_result(blob, path)
+    except CorruptFileError as err:
+        if recover:
+            move_aside(path, err.reason)
+            return None
+        raise CorruptFileError(path, err.reason, advice or (
+            "rerun the command that wrote it (it moves the file aside and recomputes it), "
+            "or restore it from version control")) from None
+    return blob
+
+
+def read_result(root: Path, preset: str, dataset: str, backbone: str, method: str, seed: int = 0,
+                recover: bool = False) -> dict[str, Any] | None:
+    path = result_path(root, preset, dataset, backbone, method, seed)
+    seed_flag = f" --seed {seed}" if seed else ""
+    return read_result_file(path, recover, advice=(
+        f"rerun `wfnet reproduce --dataset {dataset} --backbone {backbone} --preset {preset}{seed_flag}` "
+        "(it moves the file aside and recomputes it), or restore it from version control"))
 
 
 def iter_results(root: Path) -> Iterator[dict[str, Any]]:
-    """Every result file under ``root``, in a stable order."""
+    """Every (seed-0) result file under ``root``, in a stable order; a corrupt one is an error
+    naming it."""
     for path in sorted(Path(root).glob("*/*/*/*.json")):
-        yield json.loads(path.read_text())
+        blob = read_result_file(path)
+        if blob is not None:
+            yield blob

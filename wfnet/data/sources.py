@@ -3,7 +3,8 @@
 Every loader goes through torchvision's own readers (``MNIST``, ``FashionMNIST``, ``CIFAR10``,
 ``ImageFolder``) so that users with internet can pass ``download=True`` and get the same code
 path. Decoded tensors are cached under a key made of the source files' sha256, never their
-names, so a changed file is never served stale.
+names, so a changed file is never served stale; a cache that no longer reads (truncated) is
+named, moved aside and rebuilt from the sources.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,10 +22,10 @@ import torch
 from torch import Tensor
 
 from ..errors import DatasetNotFoundError, WFNetError
-from ..io import sha256_file
+from ..io import first_line, move_aside, sha256_file
 from ..registry import Registry
 from .archive import safe_extract
-from .tensors import ImageDataset, ImageTensors, load_tensors, save_tensors, stratified_split
+from .tensors import ImageDataset, ImageTensors, load_cached_tensors, save_tensors, stratified_split
 
 CACHE_FORMAT = 1  # bump when the decoded layout changes: old caches are then ignored
 
@@ -117,27 +119,51 @@ def _idx_sources(d: Path) -> list[Path]:
     return [d / f if (d / f).is_file() else d / f"{f}.gz" for f in IDX_FILES]
 
 
+def _decompress_idx(sources: list[Path], raw: Path) -> None:
+    raw.mkdir(parents=True, exist_ok=True)
+    for src, name in zip(sources, IDX_FILES):
+        opener = gzip.open if src.suffix == ".gz" else open
+        tmp = raw / f".{name}.tmp"
+        try:
+            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+        except (OSError, EOFError, zlib.error) as err:  # a truncated or damaged .gz
+            tmp.unlink(missing_ok=True)
+            raise WFNetError(f"{src} is unreadable or truncated: {first_line(err)}") from None
+        os.replace(tmp, raw / name)
+
+
+def _read_idx(tv_class: type, root: Path) -> list[ImageTensors]:
+    splits = []
+    for train in (True, False):
+        ds = tv_class(str(root), train=train, download=False)
+        splits.append(ImageTensors(ds.data.unsqueeze(1).contiguous(), ds.targets.long()))
+    return splits
+
+
 def _load_idx(request: LoadRequest, tv_class: type, folder: str, src_dir: Path) -> tuple[ImageTensors, ImageTensors]:
-    """Decompress into a writable cache laid out as torchvision expects, then read with it."""
+    """Decompress into a writable cache laid out as torchvision expects, then read with it.
+
+    A cache that no longer reads (a truncated copy: a disk filled up, a copy interrupted) is
+    moved aside and decompressed again from the sources; only if a fresh copy fails too are the
+    source files blamed."""
     sources = _idx_sources(src_dir)
     root = request.cache_dir / f"{folder.lower()}-{_key(sources)}"
     raw = root / folder / "raw"
-    if not all((raw / f).is_file() for f in IDX_FILES):
-        raw.mkdir(parents=True, exist_ok=True)
-        for src, name in zip(sources, IDX_FILES):
-            opener = gzip.open if src.suffix == ".gz" else open
-            tmp = raw / f".{name}.tmp"
-            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-            os.replace(tmp, raw / name)
-    splits = []
-    for train in (True, False):
+    fresh = not all((raw / f).is_file() for f in IDX_FILES)
+    if fresh:
+        _decompress_idx(sources, raw)
+    try:
+        splits = _read_idx(tv_class, root)
+    except Exception as err:  # torchvision raises RuntimeError/ValueError on bad idx files
+        if fresh:
+            raise WFNetError(f"idx files in {src_dir} are unreadable or truncated: {first_line(err)}") from None
+        move_aside(raw, f"the decompressed cache of {src_dir} does not read: {first_line(err)}")
+        _decompress_idx(sources, raw)
         try:
-            ds = tv_class(str(root), train=train, download=False)
-        except Exception as err:  # torchvision raises RuntimeError/ValueError on bad idx files
-            raise WFNetError(f"idx files in {src_dir} are unreadable or truncated: {err}") from None
-        images = ds.data.unsqueeze(1).contiguous()
-        splits.append(ImageTensors(images, ds.targets.long()))
+            splits = _read_idx(tv_class, root)
+        except Exception as err2:
+            raise WFNetError(f"idx files in {src_dir} are unreadable or truncated: {first_line(err2)}") from None
     _check_consistent(splits[0], src_dir)
     return splits[0], splits[1]
 
@@ -241,8 +267,10 @@ def _rgb_loader(path: str):  # ImageFolder's default loader, forced to RGB
 def _cifar_from_archive(request: LoadRequest, archive: Path) -> tuple[ImageTensors, ImageTensors]:
     key = _key([archive])
     cached = [request.cache_dir / f"cifar10-{key}-{s}.pt" for s in ("train", "test")]
-    if all(p.is_file() for p in cached):
-        return load_tensors(cached[0]), load_tensors(cached[1])
+    if all(p.is_file() for p in cached):  # a corrupt one is moved aside and decoded again
+        loaded = [load_cached_tensors(p) for p in cached]
+        if loaded[0] is not None and loaded[1] is not None:
+            return loaded[0], loaded[1]
     root = safe_extract(archive, request.cache_dir / f"cifar10-jpeg-{key}")
     base = _find_imagefolder_root(root)
     splits = (_decode_folder(base / "train"), _decode_folder(base / "test"))

@@ -131,5 +131,34 @@ def save_tensors(path: Path, split: ImageTensors) -> None:
 
 
 def load_tensors(path: Path) -> ImageTensors:
-    blob = torch.load(path, weights_only=True)
-    return ImageTensors(blob["images"], blob["labels"])
+    """A split saved by ``save_tensors``; anything else (truncated, not a tensor file, of another
+    layout) is a ``CorruptFileError`` naming the file, never a raw torch traceback."""
+    from ..errors import CorruptFileError
+    from ..io import first_line
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated or not a tensor file: torch raises many kinds
+        raise CorruptFileError(path, f"not a readable tensor file: {first_line(err)}") from None
+    if not (isinstance(blob, dict) and isinstance(blob.get("images"), Tensor)
+            and isinstance(blob.get("labels"), Tensor)):
+        raise CorruptFileError(path, "not a decoded split (expected 'images' and 'labels' tensors)")
+    try:
+        return ImageTensors(blob["images"], blob["labels"])
+    except WFNetError as err:
+        raise CorruptFileError(path, str(err)) from None
+
+
+def load_cached_tensors(path: Path) -> ImageTensors | None:
+    """A decoded-split cache: the split, or None when missing or corrupt (then moved aside, so
+    the caller decodes the sources again)."""
+    from ..errors import CorruptFileError
+    from ..io import move_aside
+
+    if not Path(path).is_file():
+        return None
+    try:
+        return load_tensors(path)
+    except CorruptFileError as err:
+        move_aside(path, err.reason)
+        return None
