@@ -174,8 +174,8 @@ BAD_INPUTS = [
     # the queue and the baseline search
     (["next", "--budget", "nan", "--device", "cpu"], "--budget must be positive and finite, got nan"),
     (["next", "--budget", "-5", "--device", "cpu"], "--budget must be positive and finite, got -5.0"),
-    (["search-baselines", "--dataset", "mnist-5k", "--backbone", "resnet18", "--seed", "1", "--device", "cpu"],
-     "holds the search of seed 0; a search of seed 1 would replace it"),
+    (["search-baselines", "--dataset", "mnist-5k", "--backbone", "resnet18", "--preset", "paper", "--device", "cpu"],
+     "--allow-slow"),
 ]
 
 

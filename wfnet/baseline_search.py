@@ -109,7 +109,7 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
         raise WFNetError(f"the {preset!r} search trains a full original: run it on a GPU or pass --allow-slow")
     create_backbone(backbone, 2)
     data = load_dataset(dataset, data_root)
-    path = result_path(Path(results_dir), preset, dataset, backbone, SEARCH_FILE)
+    path = result_path(Path(results_dir), preset, dataset, backbone, SEARCH_FILE, seed)
     key = search_key(p, space, dataset, backbone, seed)
     start = time.perf_counter()
     fit, val = stratified_split(data.train.labels.cpu(), space.val_fraction, space.seed)

@@ -162,15 +162,15 @@ def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", resu
 
     salun_key = _key(run.key, salun_cfg.as_dict())
     mia_key = _key(run.key, mia_cfg.as_dict(), salun_cfg.as_dict(), sorted(mia_methods), SCORECARD_VERSION)
-    old_salun = read_result(root, p.name, dataset, backbone, "salun")
-    old_mia = read_result(root, p.name, dataset, backbone, "mia")
+    old_salun = read_result(root, p.name, dataset, backbone, "salun", seed, recover=True)
+    old_mia = read_result(root, p.name, dataset, backbone, "mia", seed, recover=True)
     fresh = lambda r, k: r is not None and r.get("provenance", {}).get("key") == k  # noqa: E731
     if fresh(old_salun, salun_key) and fresh(old_mia, mia_key):
         return {**out, "salun": old_salun, "mia": old_mia}
 
     start = time.perf_counter()
     salun_payload, salun_mia = run_salun(run, salun_cfg, mia_cfg)
-    write_result(root, p.name, dataset, backbone, "salun", salun_payload)
+    write_result(root, p.name, dataset, backbone, "salun", salun_payload, seed)
     methods: dict[str, Any] = {}
     for m in mia_methods:
         if m == "salun":
@@ -182,9 +182,9 @@ def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", resu
                                mia_methods=list(mia_methods),
                                unlearning_rerun_seconds=sum(v["unlearning_rerun_seconds"] for v in methods.values()))
     prov.update(key=mia_key, run_key=run.key)
-    write_result(root, p.name, dataset, backbone, "mia", {"methods": methods, "provenance": prov})
-    return {**out, "salun": read_result(root, p.name, dataset, backbone, "salun") or salun_payload,
-            "mia": read_result(root, p.name, dataset, backbone, "mia") or {}}
+    write_result(root, p.name, dataset, backbone, "mia", {"methods": methods, "provenance": prov}, seed)
+    return {**out, "salun": read_result(root, p.name, dataset, backbone, "salun", seed) or salun_payload,
+            "mia": read_result(root, p.name, dataset, backbone, "mia", seed) or {}}
 
 
 # -- the book's tables, from result files only ----------------------------------------------------

@@ -331,12 +331,8 @@ def run(args: argparse.Namespace) -> int:
         _outputs(("--out", args.out))
         _refuse_slow(args.preset, device, args.allow_slow,
                      slow_estimate(args.preset, args.dataset, args.backbone, search=True))
-        target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE)
-        old = read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
-        old_seed = ((old or {}).get("provenance") or {}).get("seed", args.seed)
-        if old_seed != args.seed:  # its path has no seed level: never replace another seed's search
-            raise WFNetError(f"{target} holds the search of seed {old_seed}; a search of seed {args.seed} would "
-                             "replace it: pass another --out")
+        target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE, args.seed)
+        read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
         blob = run_search(args.dataset, args.backbone, args.preset, args.out, args.device, args.seed, progress,
                           args.allow_slow, args.data_root)
         for method, t in blob["methods"].items():

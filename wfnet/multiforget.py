@@ -150,8 +150,8 @@ def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | 
 
     cfg = cfg or MultiForgetConfig()
     key = hashlib.sha256(f"{run.key}:{cfg.key()}".encode()).hexdigest()[:16]
-    args = (Path(results_dir), run.preset.name, run.data.name, run.backbone, "multiforget")
-    existing = read_result(*args)
+    args = (Path(results_dir), run.preset.name, run.data.name, run.backbone, "multiforget", run.seed)
+    existing = read_result(*args, recover=True)
     if existing is not None and existing.get("provenance", {}).get("key") == key:
         return existing
     start = time.perf_counter()
