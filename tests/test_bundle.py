@@ -23,11 +23,11 @@ GPU = "NVIDIA H100 80GB HBM3"
 
 
 def result(preset: str = "paper", dataset: str = "cifar10", backbone: str = "resnet18", method: str = "original",
-           device: str = GPU, commit: str = HEAD, key: str | None = None) -> dict:
-    key = key or PRESETS.get(preset).key(dataset, backbone, 0, method)
+           device: str = GPU, commit: str = HEAD, key: str | None = None, seed: int = 0) -> dict:
+    key = key or PRESETS.get(preset).key(dataset, backbone, seed, method)
     return {"method": method, "preset": preset, "dataset": dataset, "backbone": backbone,
             "acc_r": 90.0, "acc_f": 90.0, "zrf": 0.5, "per_class": [],
-            "provenance": {"git_commit": commit, "device": device, "key": key, "seed": 0, "preset": preset,
+            "provenance": {"git_commit": commit, "device": device, "key": key, "seed": seed, "preset": preset,
                            "dataset": dataset, "backbone": backbone, "wall_seconds": 1.0}}
 
 
@@ -50,6 +50,7 @@ def results(tmp_path: Path) -> Path:
 
 def test_a_valid_bundle_lands_whole(tmp_path, results):
     files = {"paper/cifar10/resnet18/original.json": result(),
+             "paper/cifar10/resnet18/seed-1/original.json": result(seed=1),
              "paper/cifar10/resnet18/wfnet.json": result(method="wfnet"),
              "paper/cifar10/resnet18/relationships.csv": "layer,filter,class,relevance\nconv1,0,cat,0.5\n"}
     landed = collect(make_bundle(tmp_path, files), results)
@@ -83,6 +84,7 @@ TAMPERED = [
     ("uncommitted code", {"paper/cifar10/resnet18/original.json": result(commit=HEAD + "+dirty")}, "uncommitted code"),
     ("file of another cell", {"paper/cifar10/vgg16/original.json": result()}, "its path says"),
     ("not a result file", {"paper/cifar10/resnet18/model.pt": "weights"}, "not a result file"),
+    ("seed of another path", {"paper/cifar10/resnet18/seed-2/original.json": result()}, "not the seed of its path"),
 ]
 
 

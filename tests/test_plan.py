@@ -16,7 +16,7 @@ from wfnet.results import result_path, retrained_class_path
 
 
 def test_plan_covers_every_cell_of_the_paper_within_one_command():
-    pieces = plan("paper")
+    pieces = [p for p in plan("paper") if p.seed == 0]
     for dataset in ("mnist", "cifar10"):
         for backbone in BACKBONE_ORDER:
             mine = [p for p in pieces if (p.dataset, p.backbone) == (dataset, backbone)]
@@ -99,3 +99,13 @@ def test_paper_preset_on_a_cpu_asks_for_allow_slow(capsys):
     assert main(["reproduce", "--dataset", "mnist-5k", "--backbone", "resnet18", "--preset", "paper",
                  "--device", "cpu"]) == 2
     assert "--allow-slow" in capsys.readouterr().err
+
+
+def test_extra_seeds_are_optional_pieces_after_every_seed_0_piece(tmp_path):
+    pieces = plan("paper", ["cifar10"], ["resnet18"])
+    seeds = [p.seed for p in pieces]
+    assert seeds == sorted(seeds) and set(seeds) == {0, 1, 2}  # seed 0 first, all of it
+    extra = next(p for p in pieces if p.seed == 1 and p.part == "core")
+    assert extra.optional and "seed-1" in extra.id and "--seed" in extra.command("cuda")
+    assert all("seed-1" in str(path) for path, _ in extra.outputs(tmp_path))
+    assert {p.seed for p in plan("paper", ["cifar10"], ["resnet18"], seeds=(0,))} == {0}

@@ -33,11 +33,12 @@ FORMAT = "wfnet-results/1"
 MANIFEST = "manifest.json"
 RELATIONSHIPS_HEADER = "layer,filter,class,relevance"
 _NAME = r"[a-z0-9_.-]+"
-_PATTERNS = (  # relative to results/: what a bundle may hold
-    re.compile(rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})/(?P<method>{'|'.join(METHODS)})\.json"),
-    re.compile(rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})/retrained/class_(?P<cls>\d+)\.json"),
-    re.compile(rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})/{re.escape(RELATIONSHIPS)}"),
-    re.compile(rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})/(?P<search>baseline_search)\.json"),
+_CELL = rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})(?:/seed-(?P<seed>[1-9]\d*))?"
+_PATTERNS = (  # relative to results/: what a bundle may hold (seed 0 has no seed level)
+    re.compile(rf"{_CELL}/(?P<method>{'|'.join(METHODS)})\.json"),
+    re.compile(rf"{_CELL}/retrained/class_(?P<cls>\d+)\.json"),
+    re.compile(rf"{_CELL}/{re.escape(RELATIONSHIPS)}"),
+    re.compile(rf"{_CELL}/(?P<search>baseline_search)\.json"),
 )
 
 
@@ -142,7 +143,9 @@ def check_file(rel: str, data: bytes) -> Checked:
     if not isinstance(blob, dict):
         raise WFNetError(f"{rel}: not a JSON object")
     prov = blob.get("provenance", {})
-    seed = prov.get("seed", 0) if isinstance(prov, dict) else 0
+    seed = int(where.get("seed") or 0)
+    if not isinstance(prov, dict) or prov.get("seed", 0) != seed:
+        raise WFNetError(f"{rel}: its provenance's seed is not the seed of its path ({seed})")
     method = where.get("method") or "retrained"
     key = preset.key(where["dataset"], where["backbone"], int(seed), method)
     if where.get("search"):

@@ -95,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="paper")
     p.add_argument("--dataset", nargs="+", default=None, help="default: mnist cifar10 fashion-mnist")
     p.add_argument("--backbone", nargs="+", default=None, help="default: resnet18 vgg16 vit_tiny vit_small")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0, then 1 2 as optional pieces")
     p.add_argument("--results", type=Path, default=Path("results"))
 
     p = sub.add_parser("next", help="run the next pieces of the plan that fit in a budget; bundle their results")
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle-dir", type=Path, default=Path("out"), help="where results-<date>.tar.gz is written")
     p.add_argument("--fill", action="store_true",
                    help="when no estimate fits any more, start the next piece anyway with the time left")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0, then 1 2 once seed 0 is done")
     _common(p)
 
     p = sub.add_parser("collect", help="check a results bundle from a GPU call and unpack it into results/")
@@ -137,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
 # Training images/s of each backbone on this project's 2-core CPU (README "Speed", batch 128,
 # 1x28x28): with wfnet.plan's GPU throughput, the rough factor a CPU run of a GPU preset takes.
 CPU_TRAIN_IMAGES_PER_S = {"resnet18": 60.0, "vgg16": 79.0, "vit_tiny": 63.0, "vit_small": 19.0}
+
+
+def _seeds(seeds: list[int] | None) -> dict[str, tuple[int, ...]]:
+    """``--seeds`` as ``plan``'s keyword (absent: the plan's default)."""
+    return {} if seeds is None else {"seeds": tuple(seeds)}
 
 
 def _positive(flag: str, value: float | None) -> None:
@@ -234,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "plan":
         from .plan import plan, plan_table
 
-        print(plan_table(plan(args.preset, args.dataset, args.backbone), args.results))
+        print(plan_table(plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds)), args.results))
         return 0
     if args.command == "collect":
         from .bundle import collect
@@ -253,11 +260,11 @@ def run(args: argparse.Namespace) -> int:
         from .queue import run_next
 
         _positive("budget", args.budget)
-        plan(args.preset, args.dataset, args.backbone)  # bad names fail before any work
+        plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds))  # bad names fail before any work
         _outputs(("--results", args.results), ("--runs", args.runs), ("--bundle-dir", args.bundle_dir))
         ran, bundle = run_next(args.budget, args.preset, str(device), args.results, args.runs, args.bundle_dir,
                                args.dataset, args.backbone, log=lambda line: print(line, flush=True),
-                               fill=args.fill)
+                               fill=args.fill, **_seeds(args.seeds))
         failed = [r.piece.id for r in ran if r.returncode != 0]
         print(f"ran {len(ran)} pieces ({len(failed)} failed: {failed}); bundle: {bundle}")
         return 1 if failed else 0

@@ -69,7 +69,13 @@ class Piece:
 
     @property
     def id(self) -> str:
-        return f"{self.preset}/{self.dataset}/{self.backbone}/{self.part}"
+        seed = f"/seed-{self.seed}" if self.seed else ""
+        return f"{self.preset}/{self.dataset}/{self.backbone}{seed}/{self.part}"
+
+    @property
+    def optional(self) -> bool:
+        """Extra seeds: worth running only once every seed-0 piece is done."""
+        return self.seed != 0
 
     def outputs(self, results_dir: Path) -> list[tuple[Path, str]]:
         """(file, the key it must carry) for everything this piece writes."""
@@ -79,13 +85,13 @@ class Piece:
             from .baseline_search import SEARCH_FILE, SPACES, search_key
 
             key = search_key(p, SPACES[self.preset], self.dataset, self.backbone, self.seed)
-            return [(result_path(*args, SEARCH_FILE), key)]
+            return [(result_path(*args, SEARCH_FILE, self.seed), key)]
         if self.classes is not None:
             key = p.key(self.dataset, self.backbone, self.seed, "retrained")
-            return [(retrained_class_path(*args, c), key) for c in self.classes]
-        out = [(result_path(*args, m), p.key(self.dataset, self.backbone, self.seed, m)) for m in self.methods]
+            return [(retrained_class_path(*args, c, self.seed), key) for c in self.classes]
+        out = [(result_path(*args, m, self.seed), p.key(self.dataset, self.backbone, self.seed, m)) for m in self.methods]
         if "wfnet" in self.methods:
-            out.append((result_path(*args, "wfnet").with_name(RELATIONSHIPS), ""))
+            out.append((result_path(*args, "wfnet", self.seed).with_name(RELATIONSHIPS), ""))
         return out
 
     def state(self, results_dir: Path) -> str:
@@ -234,19 +240,28 @@ def pieces_for(p: Preset, dataset: str, backbone: str, seed: int = 0) -> list[Pi
     return out
 
 
+EXTRA_SEEDS = (1, 2)  # optional pieces after every seed-0 one: mean +- std in the tables
+
+
 def plan(preset: str = "paper", datasets: Sequence[str] | None = None, backbones: Sequence[str] | None = None,
-         seed: int = 0) -> list[Piece]:
+         seeds: Sequence[int] = (0, *EXTRA_SEEDS)) -> list[Piece]:
     """The whole queue, in the order it is worked down: every core piece (paper datasets first,
-    ResNet-18 first) before any retrained piece, since a core piece fills a row of Table 1."""
+    ResNet-18 first) before any search or retrained piece, since a core piece fills a row of
+    Table 1; pieces of seeds other than 0 (optional) after all of seed 0's."""
     p = PRESETS.get(preset)
     datasets = list(datasets or PLAN_DATASETS.get(preset, PAPER_DATASETS))
     backbones = list(backbones or BACKBONE_ORDER)
     for d in datasets:
         if d not in DATA_SIZES:
             raise WFNetError(f"no plan for dataset {d!r}; expected some of {sorted(DATA_SIZES)}")
-    every = [piece for d in datasets for b in backbones for piece in pieces_for(p, d, b, seed)]
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+    if bad or not seeds:
+        raise WFNetError(f"seeds must be integers >= 0, got {list(seeds)}")
+    every = [piece for seed in dict.fromkeys(seeds) for d in datasets for b in backbones
+             for piece in pieces_for(p, d, b, seed)]
     stage = lambda x: 2 if x.classes is not None else 1 if x.part == "search" else 0  # noqa: E731
-    return sorted(every, key=lambda x: (stage(x), datasets.index(x.dataset), backbones.index(x.backbone)))
+    return sorted(every, key=lambda x: (x.optional, x.seed, stage(x), datasets.index(x.dataset),
+                                        backbones.index(x.backbone)))
 
 
 def next_pieces(pieces: Iterable[Piece], results_dir: Path, budget_s: float) -> list[Piece]:
@@ -270,6 +285,9 @@ def plan_table(pieces: Sequence[Piece], results_dir: Path) -> str:
             f" (classes {piece.classes[0]}-{piece.classes[-1]})" if piece.classes else "")
         lines.append(f"| {piece.id} | {what} | {piece.estimate_s:.0f} | {state} |")
     done = sum(1 for x in pieces if x.state(results_dir) == "done")
-    lines.append(f"\n{done} of {len(pieces)} pieces done; about {todo / 3600:.1f} GPU-hours left "
-                 f"(estimates from measured throughput, see wfnet.plan.THROUGHPUT).")
+    required = [x for x in pieces if not x.optional]
+    todo_required = sum(x.estimate_s for x in required if x.state(results_dir) != "done")
+    lines.append(f"\n{done} of {len(pieces)} pieces done; about {todo_required / 3600:.1f} GPU-hours left for seed 0 "
+                 f"({todo / 3600:.1f} with the optional extra seeds; estimates from measured throughput, "
+                 "see wfnet.plan.THROUGHPUT).")
     return "\n".join(lines)

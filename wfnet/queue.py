@@ -46,7 +46,8 @@ def run_piece(piece: Piece, device: str, results_dir: Path, runs_dir: Path, time
 
 def run_next(budget_s: float, preset: str, device: str, results_dir: Path, runs_dir: Path, out: Path,
              datasets: Sequence[str] | None = None, backbones: Sequence[str] | None = None,
-             log: Callable[[str], None] = print, fill: bool = False) -> tuple[list[PieceRun], Path | None]:
+             log: Callable[[str], None] = print, fill: bool = False,
+             seeds: Sequence[int] | None = None) -> tuple[list[PieceRun], Path | None]:
     """Run the next pieces of the plan whose estimates fit in what is left of ``budget_s``,
     repacking the bundle ``out/results-<date>.tar.gz`` after each; returns what ran.
 
@@ -60,7 +61,8 @@ def run_next(budget_s: float, preset: str, device: str, results_dir: Path, runs_
     tried: set[str] = set()
     while True:
         left = deadline - time.monotonic() - MARGIN_S
-        open_ = [p for p in plan(preset, datasets, backbones) if p.id not in tried and p.state(results_dir) != "done"]
+        queue = plan(preset, datasets, backbones, **({} if seeds is None else {"seeds": tuple(seeds)}))
+        open_ = [p for p in queue if p.id not in tried and p.state(results_dir) != "done"]
         todo = [p for p in open_ if p.estimate_s <= left] or (open_[:1] if fill and left >= MIN_FILL_S else [])
         if not todo:
             break
