@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.wfnet-installed
 
-.PHONY: venv test test-fast book vendor experiments bench clean-book FORCE
+.PHONY: venv test test-fast book vendor experiments interactive-model bench clean-book clean-interactive FORCE
 
 venv: $(STAMP)
 
@@ -64,7 +64,7 @@ $(EXEC)/%_pm.ipynb: notebooks/%.py $(PARAMS) $(STAMP) $(WFNET_SRC)
 	@mkdir -p $(EXEC)/.part
 	$(VENV)/bin/jupytext --to ipynb -o - $< | $(VENV)/bin/papermill - $(EXEC)/.part/$*_pm.ipynb \
 		--cwd notebooks -p dataset $(DATASET) -p backbone $(BACKBONE) -p preset $(PRESET) \
-		-p device $(DEVICE) --log-output --no-progress-bar
+		-p device $(DEVICE) -p progress False --log-output --no-progress-bar
 	mv $(EXEC)/.part/$*_pm.ipynb $@
 
 $(EXEC)/01_train_original_pm.ipynb: $(RES)/original.json
@@ -87,15 +87,55 @@ $(SEARCH): $(STAMP) wfnet/baseline_search.py wfnet/baselines.py wfnet/presets.py
 	$(VENV)/bin/wfnet search-baselines --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
 		--device $(DEVICE) --out results --no-progress
 
-experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH)
+# the interactive page's model: wider and longer-untrained than the smoke run, so that forgetting
+# one class visibly keeps the others (every class: Acc_f <= 2, retain >= 90 on mnist-5k). Trained
+# once from the command line, with the package's default untraining configuration; retrained only
+# when these settings change (`make clean-interactive` forces it).
+IA_DATASET ?= mnist-5k
+IA_BACKBONE ?= resnet18
+IA_WIDTH ?= 0.5
+IA_TRAIN_EPOCHS ?= 3
+IA_UNTRAIN_EPOCHS ?= 6
+IA := runs/book-interactive/$(IA_DATASET)/$(IA_BACKBONE)
+IA_PARAMS := $(IA)/params.txt
+IA_SETTINGS := $(IA_WIDTH) $(IA_TRAIN_EPOCHS) $(IA_UNTRAIN_EPOCHS) $(DEVICE)
+IA_EVAL := $(IA)/evaluate/metrics.json
+
+$(IA_PARAMS): FORCE
+	@mkdir -p $(IA)
+	@echo "$(IA_SETTINGS)" | cmp -s - $@ || echo "$(IA_SETTINGS)" > $@
+
+$(IA)/original/model.pt: $(IA_PARAMS) | $(STAMP)
+	rm -rf $(IA)/original $(IA)/.original.part
+	$(VENV)/bin/wfnet train --dataset $(IA_DATASET) --backbone $(IA_BACKBONE) --width $(IA_WIDTH) \
+		--epochs $(IA_TRAIN_EPOCHS) --device $(DEVICE) --out $(IA)/.original.part --no-progress
+	mv $(IA)/.original.part $(IA)/original
+
+$(IA)/wf/wf.pt: $(IA)/original/model.pt
+	rm -rf $(IA)/wf $(IA)/.wf.part
+	$(VENV)/bin/wfnet untrain --checkpoint $(IA)/original/model.pt --epochs $(IA_UNTRAIN_EPOCHS) \
+		--device $(DEVICE) --out $(IA)/.wf.part --no-progress
+	mv $(IA)/.wf.part $(IA)/wf
+
+$(IA_EVAL): $(IA)/wf/wf.pt
+	rm -rf $(IA)/evaluate $(IA)/.evaluate.part
+	$(VENV)/bin/wfnet evaluate --checkpoint $(IA)/wf/wf.pt --device $(DEVICE) --out $(IA)/.evaluate.part --no-progress
+	mv $(IA)/.evaluate.part $(IA)/evaluate
+
+interactive-model: $(IA_EVAL)
+
+experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL)
 
 # every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
-$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
+$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@
 
 clean-book:
 	rm -rf _build $(EXEC) $(VENDOR)
+
+clean-interactive:
+	rm -rf runs/book-interactive
 
 FORCE:
 

@@ -41,16 +41,17 @@ from wfnet.reproduce import reproduce
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 print(f"{dataset} / {backbone} / preset {preset!r}: results -> {results}, checkpoints -> {runs}")
-PRESETS.get(preset).train_config(dataset, backbone, seed)
+report.show(report.config_text(PRESETS.get(preset).train_config(dataset, backbone, seed),
+                               "Training configuration of this preset"))
 
 # %%
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["original"], progress=progress)
-report.method_summary(out, paper_values.paper_dataset_for(dataset))
+report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Per-class test accuracy of the original model (its "forget accuracy" for class c is simply its
 # accuracy on class c: it forgets nothing).
 
 # %%
-report.per_class_table(results, preset, dataset, backbone, "original")
+report.plain(report.per_class_table(results, preset, dataset, backbone, "original"))

@@ -37,12 +37,13 @@ from wfnet.presets import PRESETS
 from wfnet.reproduce import reproduce
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
-PRESETS.get(preset).untrain_config(backbone, seed)
+report.show(report.config_text(PRESETS.get(preset).untrain_config(backbone, seed),
+                               "Untraining configuration of this preset"))
 
 # %%
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["original", "wfnet"], progress=progress)
-report.method_summary(out, paper_values.paper_dataset_for(dataset))
+report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Untraining: validation loss at each evaluation (early stopping watches it).
@@ -62,4 +63,4 @@ else:
 # Per class: the model asked to forget class c, scored on class c (Acc_f) and on the rest (Acc_r).
 
 # %%
-report.per_class_table(results, preset, dataset, backbone, "wfnet")
+report.plain(report.per_class_table(results, preset, dataset, backbone, "wfnet"))

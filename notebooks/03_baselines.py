@@ -33,10 +33,13 @@ from wfnet.reproduce import reproduce
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["retrained", "random_labels", "negative_gradients"], progress=progress)
-report.method_summary(out, paper_values.paper_dataset_for(dataset))
+report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Every method of this dataset and backbone side by side, with its wall time and device:
 
 # %%
-report.runs_table(results, sources=[(preset, dataset)], backbone=backbone)
+runs_ = report.runs_table(results, sources=[(preset, dataset)], backbone=backbone)
+runs_ = runs_.assign(date=runs_["date"].map(lambda d: str(d)[:10]),
+                     commit=runs_["git commit"].map(lambda c: str(c)[:9]))
+report.plain(runs_[["method", "device", "wall time (s)", "train / test images", "date", "commit"]], wrap=["method"])

@@ -17,28 +17,38 @@
 # cannot describe a run that did not happen. The [deviations page](../book/deviations.md) explains
 # why each choice exists; the README's "Measured here" section holds the full-length runs.
 #
-# Reading guide: `forget_term` is the form of $\lambda_1 / L_f$ (Eq. 3); `ce_cap` the
-# cross-entropy past which a class earns nothing more; `clip_grad_norm` the largest norm of the
-# alpha gradient per step (times the learning rate 100: how far alpha may move per step);
-# `clip_scope` whether that norm is taken over all rows at once or per class row; `alpha_bound`
-# the clamp on alpha; `regularizer` R(alpha); "–" = a choice the run's configuration did not have
-# yet (an older run), or that its forget term does not use. "worst rows" are the classes whose
-# forgetting costs the other classes most. Rows are sorted by retain accuracy.
+# Reading guide: *forget term* is the form of $\lambda_1 / L_f$ in Eq. 3 (`1/mean CE`: the
+# reciprocal of the forget half's mean cross-entropy; `mean 1/CE`: the mean of per-sample
+# reciprocals, Eq. 3 as written; `per class`: the mean over the classes in the batch of
+# $1/\mathrm{CE}_c$; `per class, capped`: the same with $\mathrm{CE}_c$ capped at *cap*). *clip*:
+# the largest norm of the alpha gradient per step (times the learning rate 100: how far alpha may
+# move per step), taken over all rows at once (`global`) or per class row (`per row`). *bound*:
+# the clamp on alpha. *R(α)*: the regulariser. "–" = a choice the run's configuration did not
+# have yet (an older run), or that its forget term does not use. Rows are sorted by retain
+# accuracy. A second table per model gives the classes whose forgetting costs the other classes
+# most ("worst rows"), the steps run and the cost of each variant.
+#
+# **`literal_eq3`.** Eq. 3 as written is the mean of per-sample reciprocals (`mean 1/CE`). A
+# `literal_eq3` row whose *forget term* column reads `1/mean CE` was run with the reciprocal of the
+# mean instead, an earlier reading of the formula: it is kept as measured, under the formula it
+# used, until the variant is rerun with the forget term `reciprocal_per_sample` (see the
+# [deviations page](../book/deviations.md)).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 
-# %% tags=["hide-input"]
-from IPython.display import Markdown, display
-
+# %% tags=["remove-input"]
 from wfnet import report
 
-table = report.ablation_table(report.resolve(results_dir))
-if table.empty:
-    display(Markdown("No ablation results yet: run `wfnet ablate` (see the README)."))
-for original, rows in table.groupby("original", sort=False):
-    display(Markdown(f"## {original}"))
-    display(report.styled(rows.drop(columns="original").reset_index(drop=True)).hide(axis="index"))
+views = report.ablation_views(report.resolve(results_dir))
+if not views:
+    report.show("No ablation results yet: run `wfnet ablate` (see the README).")
+for original, main, cost in views:
+    report.show(f"## {original}")
+    report.show(report.plain(main, caption="Scores (test split) and untraining choices, best Acc_r first",
+                             wrap=["variant", "forget term"]))
+    report.show(report.plain(cost, caption="Worst rows, length and cost of each variant",
+                             wrap=["variant", "worst rows (Acc_r)"]))
 
 # %% [markdown]
 # ## The baselines' hyper-parameters, chosen on a validation split
@@ -51,10 +61,11 @@ for original, rows in table.groupby("original", sort=False):
 # well, the one that forgets best. The chosen values then go into the preset by hand, which changes
 # only those baselines' result keys (`wfnet.baseline_search`).
 
-# %% tags=["hide-input"]
-search = report.baseline_search_table(report.resolve(results_dir))
-if search.empty:
-    display(Markdown("No baseline search has run yet: `wfnet search-baselines --dataset D --backbone B --preset P`."))
-for run, rows in (search.groupby("run", sort=False) if not search.empty else []):
-    display(Markdown(f"### {run}"))
-    display(report.styled(rows.drop(columns="run").reset_index(drop=True)).hide(axis="index"))
+# %% tags=["remove-input"]
+searches = report.baseline_search_views(report.resolve(results_dir))
+if not searches:
+    report.show("No baseline search has run yet: `wfnet search-baselines --dataset D --backbone B --preset P`.")
+for run, rows, note in searches:
+    report.show(f"### {run}")
+    report.show(report.plain(rows, caption="Candidates on the validation split; ✓ = chosen", wrap=["candidate"]))
+    report.show(note)

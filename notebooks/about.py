@@ -16,30 +16,35 @@
 # the data actually used (train / test images), the backbone width and the seed. `cost` lists the
 # method-specific costs the run recorded (e.g. seconds of unlearning per class).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import platform
 
 import torch
-from IPython.display import Markdown, display
 
 import wfnet
 from wfnet import report
 
 results = report.resolve(results_dir)
-runs = report.runs_table(results)
-if runs.empty:
-    display(Markdown(f"_{report.NOT_RUN}: no result file under `{results_dir}/` yet._"))
-else:
-    display(report.styled(runs.set_index(["preset", "dataset", "backbone", "method"])))
-    total = runs["wall time (s)"].map(lambda v: float(v) if v != report.NOT_RUN else 0.0).sum()
-    display(Markdown(f"{len(runs)} result files; {total / 60:.1f} min of recorded wall time in total."))
+views = report.about_views(results)
+if not views:
+    report.show(f"_{report.NOT_RUN}: no result file under `{results_dir}/` yet._")
+total, files = 0.0, 0
+for head, rows in views:
+    report.show(f"**{head}**")
+    report.show(report.plain(rows, wrap=["method", "device", "cost"]))
+    total += rows["wall time (s)"].map(lambda v: float(v) if v != report.NOT_RUN else 0.0).sum()
+    files += len(rows)
+if views:
+    report.show(f"{files} result files; {total / 60:.1f} min of recorded wall time in total. The ablation "
+                "variants are listed with their own provenance on the ablation page, the README's full-width CPU "
+                "runs on the Table 1 page.")
 
 # %% [markdown]
 # The machine that built this page (not necessarily the one that ran the experiments):
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 print(f"wfnet {wfnet.__version__}, torch {torch.__version__}, Python {platform.python_version()}, "
       f"{platform.machine()}, {torch.get_num_threads()} threads, CUDA available: {torch.cuda.is_available()}")

@@ -44,13 +44,13 @@
 # `not run` = no result file (or field) for that cell. Smoke runs are 1/8-width models trained
 # for a few epochs on CPU: they show that the pipeline works, not what a full model would do.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 preset = "smoke"
 dataset = "mnist-5k"
 backbone = "resnet18"
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
@@ -69,22 +69,22 @@ display(Markdown("Runs shown: " + ", ".join(f"`{p} · {d} · {b}`" for p, d, b i
 # single-row minus combined Acc_r (positive = combining costs retained accuracy); the worst set is
 # where that drop is largest.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for p, d, b in runs:
     mf = read_result(results, p, d, b, "multiforget")
     display(Markdown(f"### {report.source_label((p, d))} · {b}"))
     if mf is None:
         display(Markdown(f"_{report.NOT_RUN}: no `multiforget.json` for this run._"))
         continue
-    display(report.styled(beyond.multiforget_frame(mf)))
-    display(Markdown(beyond.multiforget_findings(mf)))
+    report.show(report.wrapped(beyond.multiforget_frame(mf)))
+    report.show(beyond.multiforget_findings(mf))
 
 # %% [markdown]
 # Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$, the two rows combined by
 # their product (first figure) or their minimum (second); the diagonal is the single row $a$.
 # Left: accuracy on the two forgotten classes; right: on the other eight.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for p, d, b in runs:
     mf = read_result(results, p, d, b, "multiforget")
     if mf is None:
@@ -101,12 +101,12 @@ for p, d, b in runs:
 # MIA-efficacy of every method (confidence feature, the one SalUn reports; the entropy-based
 # attacks beside it). † = single-class methods (one run per class).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for p, d, b in runs:
     display(Markdown(f"### {report.source_label((p, d))} · {b}"))
-    display(report.styled(beyond.methods_frame(results, p, d, b)))
-    display(Markdown(beyond.mia_caveat(read_result(results, p, d, b, "mia"))))
-    display(Markdown(beyond.key_caveat(results, p, d, b)))
+    report.show(report.wrapped(beyond.methods_frame(results, p, d, b)))
+    report.show(beyond.mia_caveat(read_result(results, p, d, b, "mia")))
+    report.show(beyond.key_caveat(results, p, d, b))
 
 # %% [markdown]
 # ## 3. Cost
@@ -117,12 +117,12 @@ for p, d, b in runs:
 # unlearning again ("of which re-unlearning"). WF-Net answers any class *set* from the same
 # checkpoint with forward passes only.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 for p, d, b in runs:
     display(Markdown(f"### {report.source_label((p, d))} · {b}"))
-    display(report.styled(beyond.cost_frame(results, p, d, b)))
+    report.show(report.wrapped(beyond.cost_frame(results, p, d, b)))
     prov = [(name, (read_result(results, p, d, b, name) or {}).get("provenance") or {})
             for name in beyond.BEYOND_FILES]
     lines = [f"- `{name}.json`: {pr.get('wall_seconds', report.NOT_RUN)} s on {pr.get('device', '?')}, "
              f"{pr.get('date', '?')}" if pr else f"- `{name}.json`: {report.NOT_RUN}" for name, pr in prov]
-    display(Markdown("\n".join(lines)))
+    report.show("\n".join(lines))

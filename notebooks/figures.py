@@ -12,69 +12,117 @@
 # # Figures 3 and 4: which filters each class switches off
 #
 # After untraining, row c of a layer's $\alpha$ says which filters (or attention projections) the
-# model closes to forget class c. As in the paper, for each class we take the top-10 most closed
-# gates of a layer and keep only the filters that appear for at least two classes: a filter shared
-# by several classes hints at features those classes have in common. Each panel is drawn from
-# `results/<preset>/<dataset>/<backbone>/relationships.csv`; a coloured cell means "this filter is
-# among the class's top-k", its colour the relevance $1 - \sigma(\alpha)$. The paper picks layers
-# at random; we show layers spread evenly from the first to the last wrapped layer.
+# model closes to forget class c. The paper selects, for randomly chosen layers, the **top-10**
+# most closed gates of every class and **keeps only the filters that appear for at least two
+# classes**, to show features that classes share: in its Figure 3 (one VGG-16 layer, CIFAR-10)
+# filter #332 serves both *dog* and *horse*, and filter #3 serves *cat*, *deer* and *dog*; its
+# Figure 4 repeats the view for several layers of VGG-16 (first row), ResNet-18 (second row) and
+# ViT-T (third row), all on CIFAR-10. The paper draws these links between classes and filters as a
+# graph; we draw the same selection as a matrix: one row per class, one column per shared filter,
+# a coloured cell where the filter is among that class's top-10, its colour the relevance
+# $1 - \sigma(\alpha)$ (1 = fully closed). Each panel is read from
+# `results/<preset>/<dataset>/<backbone>/relationships.csv`, written by `wfnet reproduce`. The
+# paper picks layers at random; we show layers spread evenly from the first to the last wrapped
+# layer, so the choice is the same on every build.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 n_layers = 3
 
-# %% tags=["hide-input"]
-import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
-
+# %% tags=["remove-input"]
 from wfnet import paper_values, report
 
 results = report.resolve(results_dir)
+report.show_html(report.status_html(results, "figures"))
 
 
-def panel(dataset: str, backbone: str) -> tuple[str, object]:
+def panel(dataset: str, backbone: str) -> tuple[str, object, tuple | None]:
     runs = report.relationship_runs(results, dataset, backbone)
     label = f"{paper_values.BACKBONE_LABELS.get(backbone, backbone)} ({dataset}"
     if not runs:
-        return label + ")", None
+        return label + ")", None, None
     preset, dataset, backbone = runs[0]
-    return f"{label}, {preset})", report.relationships_frame(results, preset, dataset, backbone)
+    return f"{label}, {preset})", report.relationships_frame(results, preset, dataset, backbone), runs[0]
 
 
 # %% [markdown]
 # ## Figure 3: a VGG-16 layer and the CIFAR-10 classes
 
-# %% tags=["hide-input"]
-label, rel = panel("cifar10", "vgg16")
+# %% tags=["remove-input"]
+label, rel, run = panel("cifar10", "vgg16")
 if rel is None:
-    display(Markdown(f"**Figure 3: {report.NOT_RUN}** (no VGG-16 / CIFAR-10 WF-Net run in `results/`)."))
+    report.show(f"**Figure 3: {report.NOT_RUN}.** It needs a WF-Net run of VGG-16 on CIFAR-10 "
+                "(`wfnet reproduce --dataset cifar10 --backbone vgg16 --preset paper`, a GPU piece of "
+                "the queue on the [reproduce page](../book/reproduce.md)); none is in `results/` yet.")
 else:
-    fig = report.figure_relationships([(label, rel)], 1, layers=report.pick_layers(rel, 3)[1:2])
-    plt.show()
+    layer = report.pick_layers(rel, 3)[1:2]
+    fig = report.figure_relationships([(label, rel)], 1, layers=layer)
+    report.show_html(report.figure_html(
+        fig, "3", f"Relationships found by WF-Net between the filters of one VGG-16 layer ({layer[0]}) and the "
+        f"CIFAR-10 classes ({run[0]} preset): for each class its top-10 most closed gates, keeping the filters "
+        "that are in the top-10 of at least two classes. Colour: relevance 1 − σ(α)."))
 
 # %% [markdown]
 # ## Figure 4: VGG-16, ResNet-18 and ViT-T layers on CIFAR-10
 
-# %% tags=["hide-input"]
-rows = [panel("cifar10", b) for b in ("vgg16", "resnet18", "vit_tiny")]
+# %% tags=["remove-input"]
+rows = [panel("cifar10", b)[:2] for b in ("vgg16", "resnet18", "vit_tiny")]
 if all(rel is None for _, rel in rows):
-    display(Markdown(f"**Figure 4: {report.NOT_RUN}** (no CIFAR-10 WF-Net run in `results/`)."))
+    report.show(f"**Figure 4: {report.NOT_RUN}.** It needs WF-Net runs of VGG-16, ResNet-18 and ViT-T on "
+                "CIFAR-10; none is in `results/` yet.")
 else:
-    report.figure_relationships(rows, n_layers)
-    plt.show()
+    fig = report.figure_relationships(rows, n_layers)
+    report.show_html(report.figure_html(
+        fig, "4", f"Filter–class relationships on CIFAR-10 in {n_layers} layers (first to last) of VGG-16, "
+        "ResNet-18 and ViT-T (top-10 gates per class, filters shared by at least two classes; for a ViT a "
+        "“filter” is an output feature of a q/k/v projection)."))
 
 # %% [markdown]
-# ## The same view for every other run we have
+# ## The same view for the runs this build has
 #
-# Runs on other datasets (e.g. the `smoke` run on mnist-5k that `make book` makes), drawn the
-# same way, so the figure code is exercised even where the paper's configuration has not run.
+# The runs of other datasets (e.g. the `smoke` run on mnist-5k that `make book` makes), drawn with
+# the same code and the same selection, so the figure code runs even where the paper's
+# configuration has not. The smoke model is ResNet-18 at 1/8 width (8 to 64 filters per layer),
+# so few filters are shared and the matrix is small; at full width the paper's layers have 64 to
+# 512 filters.
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 others = [r for r in report.relationship_runs(results) if r[1] != "cifar10"]
 if not others:
-    display(Markdown(f"_{report.NOT_RUN}: no relationships.csv in `results/`._"))
-for preset_, dataset_, backbone_ in others:
+    report.show(f"_{report.NOT_RUN}: no relationships.csv in `results/`._")
+for i, (preset_, dataset_, backbone_) in enumerate(others, 1):
     rel = report.relationships_frame(results, preset_, dataset_, backbone_)
-    label = f"{paper_values.BACKBONE_LABELS.get(backbone_, backbone_)} ({dataset_}, {preset_})"
-    report.figure_relationships([(label, rel)], n_layers)
-    plt.show()
+    name = paper_values.BACKBONE_LABELS.get(backbone_, backbone_)
+    layers = report.pick_layers(rel, n_layers)
+    fig = report.figure_relationships([(f"{name} ({dataset_}, {preset_})", rel)], n_layers)
+    report.show_html(report.figure_html(
+        fig, f"S{i}", f"As Figures 3 and 4, for {name} on {dataset_} ({preset_} preset), layers "
+        f"{', '.join(layers)}: per class its top-10 most closed gates, filters in the top-10 of at least two "
+        "classes. Rows: the class forgotten; columns: filter index; colour: relevance 1 − σ(α)."))
+
+# %% [markdown]
+# The same selection on the model of the {doc}`interactive page <interactive_forgetting>` (ResNet-18
+# at width 1/2, untrained until every class is forgotten while the others are kept), read from its
+# checkpoint's $\alpha$: with more filters per layer and a model on which the method works, the
+# shared filters are sparser and more clearly closed.
+
+# %% tags=["remove-input"]
+import pandas as pd
+
+from wfnet import explain
+from wfnet.checkpoint import load
+
+ia = report.resolve("runs/book-interactive/mnist-5k/resnet18/wf/wf.pt")
+if not ia.is_file():
+    report.show(f"_{report.NOT_RUN}: no interactive model at `{ia}` (`make book` trains it)._")
+else:
+    loaded = load(ia)
+    model = loaded.model
+    rel = pd.DataFrame(explain.relationships(model, top_k=10, min_classes=2))
+    rel["class_name"] = rel["class"].astype(str)
+    layers = report.pick_layers(rel, n_layers)
+    fig = report.figure_relationships([("ResNet-18 ×1/2 (mnist-5k, interactive page)", rel)], n_layers)
+    report.show_html(report.figure_html(
+        fig, f"S{len(others) + 1}", f"As Figures 3 and 4, for the interactive page's ResNet-18 at width 1/2 on "
+        f"mnist-5k, layers {', '.join(layers)}: per class its top-10 most closed gates, filters in the top-10 of at "
+        "least two classes; colour: relevance 1 − σ(α)."))

@@ -14,46 +14,67 @@
 # Acc_r (accuracy on the retained classes, higher is better), Acc_f (accuracy on the forgotten
 # class, lower is better), ZRF (Eq. 4, higher = closer to a random model on the forgotten class)
 # and RT (mean epochs to relearn the forgotten class; in parentheses the classes not relearned
-# within the cap). Means over the N_c forgotten classes.
-#
-# **Reading the columns.** `paper` columns (grey) are the values printed in Poppi et al. (2024),
-# Table 1, copied verbatim. Every other column is ours, read from `results/` and labelled
-# `ours · <preset> · <dataset>`: `smoke` runs are 1/8-width models trained for a few epochs on 2 CPU
-# cores (they show that the pipeline works, not the paper's claims), `paper` preset runs follow
-# the paper's protocol. `not run` = no result file for that cell; `–` = no value exists (the paper
-# prints "-", e.g. RT of the original model). ZRF is shown on the paper's scale for each dataset
-# (x100 for MNIST and CIFAR-10). Our MNIST runs use subsets of MNIST: see
-# [Deviations](../book/deviations.md). † = single-class methods (one run per class).
+# within the cap, "> 100 (10)" when none was). Means over the N_c forgotten classes.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 preset = "smoke"
 
-# %% tags=["hide-input"]
-from IPython.display import Markdown, display
-
+# %% tags=["remove-input"]
 from wfnet import paper_values, report
 
 results = report.resolve(results_dir)
-for paper_dataset in paper_values.PAPER_DATASETS:
-    sources = report.default_sources(results, paper_dataset, preset)
-    display(Markdown(f"## {paper_dataset}"))
-    display(report.styled(report.table1(results, paper_dataset, sources),
-                          caption=f"Table 1, {paper_dataset}: paper vs. ours ({', '.join(map(report.source_label, sources))})"))
-    runs = report.runs_table(results, sources)
-    display(Markdown("Runs behind our columns (wall time and device of every result):"
-                     if len(runs) else "_No run of ours for this dataset yet: every cell of ours is `not run`._"))
-    if len(runs):
-        display(runs[["preset", "dataset", "backbone", "method", "device", "wall time (s)", "date"]])
+report.show_html(report.status_html(results, "table1"))
 
 # %% [markdown]
-# Datasets of ours that the paper did not use (no paper columns):
+# **Reading the rows.** For each backbone and method, the `paper` row (grey) holds the values
+# printed in Poppi et al. (2024), Table 1, copied verbatim. Every other row is ours, read from
+# `results/` and labelled `ours · <scale> · <dataset>`; a backbone that none of our runs covers
+# keeps its paper rows only. `not run` = no result file for that cell; `–` = no value exists (the
+# paper prints "-", e.g. RT of the original model). ZRF is on the paper's scale for each dataset
+# (×100 for MNIST and CIFAR-10). Our MNIST runs use subsets of MNIST: see
+# [Deviations](../book/deviations.md).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
+for paper_dataset in paper_values.PAPER_DATASETS:
+    view, notes = report.table1_view(results, paper_dataset, preset)
+    report.show(f"## {paper_dataset}")
+    report.show(" ".join(notes))
+    report.show(report.view_styled(view, caption=report.table1_caption(paper_dataset)))
+    sources = report.discover_sources(results, paper_dataset)
+    runs = report.runs_table(results, sources)
+    runs = runs[runs["method"].isin([report.METHOD_LABELS[m] for m in report.METHODS])]
+    if len(runs):
+        report.show("Runs behind our rows (wall time and device of every result file):")
+        runs = runs.assign(date=runs["date"].map(lambda d: str(d)[:10]))
+        report.show(report.plain(runs[["preset", "backbone", "method", "device", "wall time (s)", "date"]]))
+
+# %% [markdown]
+# ## The full-width runs on CPU (README, "Measured here")
+#
+# The rows `ours · full width, CPU · mnist-5k` above come from the command-line runs the README
+# reports: a full-width ResNet-18 trained for 3 epochs on mnist-5k (`wfnet train`), evaluated
+# (`wfnet evaluate`), and untrained for 4-6 epochs (`wfnet untrain`) while the untraining defaults
+# were being chosen. Each row below is rendered from its committed `metrics.json` under
+# `results/measured/mnist-5k/resnet18/`; Table 1 takes the original model's evaluation and the
+# last evaluated untraining of that same model with today's default configuration. RT was not
+# measured for these runs.
+
+# %% tags=["remove-input"]
+measured = report.measured_table(results)
+if measured.empty:
+    report.show(f"_{report.NOT_RUN}: no `results/measured/*/*/*/metrics.json`._")
+else:
+    report.show(report.plain(measured, caption="Full-width ResNet-18 on mnist-5k, 2 CPU cores (results/measured/)",
+                             wrap=["what"]))
+
+# %% [markdown]
+# ## Datasets of ours that the paper did not use (no paper rows)
+
+# %% tags=["remove-input"]
 others = sorted({s for s in report.discover_sources(results) if paper_values.paper_dataset_for(s[1]) is None})
 if not others:
-    print("none run")
+    report.show("None run yet.")
 for source in others:
-    display(Markdown(f"## {source[1]} (not in the paper)"))
-    display(report.styled(report.table1(results, None, [source])))
-    display(report.runs_table(results, [source])[["backbone", "method", "device", "wall time (s)", "date"]])
+    report.show(f"### {source[1]}")
+    report.show(report.styled(report.table1(results, None, [source])))

@@ -18,29 +18,34 @@
 # under these curves (Ins: higher is better, Del: lower is better), averaged over classes.
 #
 # `paper` columns are the paper's Table 2, verbatim; the others are ours, labelled
-# `ours · <preset> · <dataset>`; `not run` = no result file.
+# `ours · <preset> · <dataset>`; `not run` = no result file. A dataset none of our runs covers
+# shows the paper's columns only.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
 results_dir = "results"
 preset = "smoke"
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 
 import plotly.graph_objects as go
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
 from wfnet import paper_values, report
 
 results = report.resolve(results_dir)
+report.show_html(report.status_html(results, "table2"))
 for paper_dataset in paper_values.PAPER_DATASETS:
-    sources = report.default_sources(results, paper_dataset, preset)
-    display(Markdown(f"## {paper_dataset}"))
-    display(report.styled(report.table2(results, paper_dataset, sources),
-                          caption=f"Table 2, {paper_dataset}: paper vs. ours"))
+    sources = report.discover_sources(results, paper_dataset)
+    report.show(f"## {paper_dataset}")
+    if not sources:
+        report.show(f"No run of ours on {paper_dataset} yet: the paper's values only.")
+    report.show(report.styled(report.table2(results, paper_dataset, sources),
+                              caption=f"Table 2, {paper_dataset}: insertion (Ins) and deletion (Del) AUC of WF-Net"))
     runs = report.runs_table(results, sources)
     runs = runs[runs["method"] == "WF-Net"]
     if len(runs):
-        display(runs[["preset", "dataset", "backbone", "device", "wall time (s)", "date"]])
+        runs = runs.assign(date=runs["date"].map(lambda d: str(d)[:10]))
+        report.show(report.plain(runs[["preset", "dataset", "backbone", "device", "wall time (s)", "date"]]))
 
 # %% [markdown]
 # ## Insertion and deletion curves
@@ -48,17 +53,17 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 # Mean over classes, for every WF-Net result we have (hover for values). plotly.js is served by
 # the book itself (`_static/plotly/plotly.min.js`).
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebooks/table2.html
 wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in report.iter_results(results)
                  if r.get("method") == "wfnet")
 if not wf_runs:
-    display(Markdown("_not run: no WF-Net result in `results/` yet._"))
+    report.show("_not run: no WF-Net result in `results/` yet._")
 first = True
 for preset_, dataset_, backbone_ in wf_runs:
     curves = report.curves_frame(results, preset_, dataset_, backbone_)
     if curves is None:
-        display(Markdown(f"_{preset_} · {dataset_} · {backbone_}: curves not run._"))
+        report.show(f"_{preset_} · {dataset_} · {backbone_}: curves not run._")
         continue
     fig = go.Figure()
     for name, part in curves.groupby("curve"):

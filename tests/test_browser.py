@@ -1,11 +1,15 @@
 """The built book in a real browser: headless Chromium, offline, driven by selenium.
 
-Serves _build/html on 127.0.0.1, records every network request the pages make (any request to
-another host is a failure, as is any failed request to the site itself), selects two classes one
-after the other on the interactive page, then the pair of them ("forget" + "and"), and checks that
-the panel shows the precomputed values of each selection.
-Screenshots go to _build/screenshots/ (CI artifacts). Needs Debian's chromium + chromium-driver.
-Without a built book or a browser these tests skip, except in CI (CI=true), where they fail.
+Serves _build/html on 127.0.0.1 and visits every page of the built book (found on disk, not a
+hand-kept list): records every network request (any request to another host is a failure, as is
+any failed request to the site itself) and console error, reads the rendered text for tracebacks
+and object reprs, and screenshots the page. Checks that Table 1 and the ablation tables fit the
+theme's text column (784 px) without horizontal scrolling, by element widths. On the interactive
+page selects every class in turn (each must be forgotten to Acc_f <= 2 % while the others keep
+>= 90 %, as shown on the page and as `wfnet evaluate` measured), then a pair ("forget" + "and").
+Screenshots go to _build/screenshots/ (CI artifacts; the README's comes from there). Needs
+Debian's chromium + chromium-driver. Without a built book or a browser these tests skip, except
+in CI (CI=true), where they fail.
 """
 
 from __future__ import annotations
@@ -29,12 +33,20 @@ HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
-SMOKE_RESULT = ROOT / "results" / "smoke" / "mnist-5k" / "resnet18" / "wfnet.json"
-SMOKE_MULTIFORGET = SMOKE_RESULT.with_name("multiforget.json")
+INTERACTIVE_MODEL = ROOT / "runs" / "book-interactive" / "mnist-5k" / "resnet18"  # `make book` trains it
+INTERACTIVE_EVAL = INTERACTIVE_MODEL / "evaluate" / "metrics.json"
 INTERACTIVE = "notebooks/interactive_forgetting.html"
-PAGES = ("book/intro.html", "book/reproduce.html", "notebooks/table1.html", "notebooks/table2.html",
-         "notebooks/figures.html", "notebooks/about.html", "book/deviations.html",
-         "notebooks/_executed/02_untrain_wfnet_pm.html", INTERACTIVE)
+COLUMN_PX = 784  # the text column of sphinx-book-theme (content width; 772 px at this window size)
+WIDE_TABLE_PAGES = ("notebooks/table1.html", "notebooks/ablation.html")
+BAD_TEXT = ("Traceback (most recent call last)", "object at 0x", "<IPython.core.display", "Styler.apply",
+            "<pandas.io.formats.style")
+
+
+def book_pages() -> list[str]:
+    """Every page of the built book, relative to _build/html (as tests/test_book_html.py finds them)."""
+    from .test_book_html import built_pages
+
+    return [p.relative_to(HTML).as_posix() for p in built_pages(HTML)]
 
 # Console errors that are expected, each with the reason it is harmless:
 ALLOWED_CONSOLE = {
@@ -142,29 +154,86 @@ def visible_state(driver: Any) -> dict[str, str] | None:
     return None
 
 
+def shot_name(page: str) -> str:
+    return page.removesuffix(".html").replace("/", "__") + ".png"
+
+
+def full_page_shot(driver: Any, path: Path, width: int = 1400, height: int = 1800) -> None:
+    """A screenshot of the whole page (the window stretched to its height, at most 16,000 px)."""
+    full = driver.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+    driver.set_window_size(width, min(max(height, int(full) + 120), 16000))
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(width, height)
+
+
 def test_every_page_loads_offline_without_errors(browser: Any, site: str):
+    """Every page: no request leaves the site, no console error, no traceback or object repr in
+    what the reader sees, and a screenshot in _build/screenshots/."""
     problems = []
+    pages = book_pages()
+    assert INTERACTIVE in pages and "notebooks/table1.html" in pages
     network_failures(browser, site)  # drop anything logged before
-    for page in PAGES:
-        if not (HTML / page).is_file():
-            problems.append(f"{page}: not built")
-            continue
+    for page in pages:
         browser.get(site + page)
         wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+        if page == "book/intro.html":  # equations typeset by the book's own MathJax
+            wait_for(browser, lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length") > 0)
         problems += [f"{page}: {f}" for f in network_failures(browser, site)]
         problems += [f"{page}: console: {e}" for e in console_errors(browser)]
-    browser.get(site + "book/intro.html")
-    wait_for(browser, lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length") > 0)
-    browser.save_screenshot(str(SHOTS / "intro.png"))
-    for page in ("notebooks/table1.html", "notebooks/table2.html", "notebooks/figures.html"):
-        browser.get(site + page)
-        wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
-        browser.save_screenshot(str(SHOTS / (Path(page).stem + ".png")))
+        text = browser.execute_script("return document.body.innerText")
+        problems += [f"{page}: shows {bad!r}" for bad in BAD_TEXT if bad in text]
+        full_page_shot(browser, SHOTS / shot_name(page))
     problems += network_failures(browser, site)
     assert not problems, "\n".join(problems)
+    assert len(list(SHOTS.glob("*.png"))) >= len(pages)
 
 
-def test_select_two_classes_on_the_interactive_page(browser: Any, site: str):
+TABLE_WIDTHS_JS = """
+const col = document.querySelector('main#main-content article, article.bd-article, main article');
+const cs = col ? getComputedStyle(col) : null;
+const out = {column: col ? col.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) : null, tables: []};
+for (const t of document.querySelectorAll('article table')) {
+  let scroller = null;
+  for (let e = t.parentElement; e && e !== col; e = e.parentElement) {
+    if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible') { scroller = e.className; }
+  }
+  const r = t.getBoundingClientRect();
+  if (r.width === 0) continue;  // inside a closed <details>
+  out.tables.push({width: r.width, left: r.left - col.getBoundingClientRect().left, scroller: scroller,
+                   caption: (t.caption ? t.caption.innerText : t.innerText).slice(0, 60)});
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("page", WIDE_TABLE_PAGES)
+def test_tables_fit_the_text_column(browser: Any, site: str, page: str):
+    """Table 1 and the ablation tables fit the 784 px text column: no table is wider than the
+    column and none sits in a horizontally scrolling container."""
+    browser.get(site + page)
+    wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
+    got = browser.execute_script(TABLE_WIDTHS_JS)
+    assert got["column"] and got["column"] <= COLUMN_PX + 1, f"text column {got['column']} px: wider than 784"
+    assert got["tables"], f"{page}: no table"
+    too_wide = [t for t in got["tables"] if t["width"] > got["column"] + 1 or t["scroller"]]
+    assert not too_wide, f"{page}: column {got['column']} px; " + "; ".join(
+        f"{t['width']:.0f} px, scrolls in {t['scroller']!r}: {t['caption']!r}" for t in too_wide)
+
+
+def _expected_pair(pair: tuple[int, int]) -> dict[str, float]:
+    """The pair's accuracies computed afresh from the checkpoint (wfnet.multiforget, product)."""
+    from wfnet.multiforget import set_logits, set_scores
+    from wfnet.widgets import load_core
+
+    core = load_core(INTERACTIVE_MODEL / "wf" / "wf.pt", os.environ.get("WFNET_DATA_ROOT"))
+    return set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
+
+
+def test_every_class_is_forgotten_on_the_interactive_page(browser: Any, site: str):
+    """Acceptance (issue 18): select each class in turn; the page shows Acc_f <= 2 and retain
+    accuracy >= 90, the values `wfnet evaluate` measured on the same model."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -175,39 +244,42 @@ def test_select_two_classes_on_the_interactive_page(browser: Any, site: str):
     select = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".widget-dropdown select"))
     wait_for(browser, lambda d: visible_state(d) is not None)
     assert visible_state(browser)["forget"] == "none"
+    # the selectors at the top of the screenshots (the page's text above them is long)
+    browser.execute_script("arguments[0].closest('.widget-hbox, .widget-box').scrollIntoView({block: 'start'})", select)
+    options = [o.text for o in Select(select).options]
+    assert options[4] == "digit 3", options  # class names, not "3: 3"
     browser.save_screenshot(str(SHOTS / "interactive_none.png"))
-    expected = ({p["cls"]: p for p in json.loads(SMOKE_RESULT.read_text())["per_class"]}
-                if SMOKE_RESULT.is_file() else None)
+    expected = ({p["cls"]: p for p in json.loads(INTERACTIVE_EVAL.read_text())["per_class"]}
+                if INTERACTIVE_EVAL.is_file() else None)
     if expected is None and os.environ.get("CI") == "true":
-        pytest.fail(f"{SMOKE_RESULT} missing in CI")
-    seen = []
-    for cls in (3, 7):
+        pytest.fail(f"{INTERACTIVE_EVAL} missing in CI")
+    seen = {}
+    for cls in range(len(options) - 1):
         Select(select).select_by_index(cls + 1)  # option 0 is "none (original model)"
         wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == str(cls), timeout=20)
         state = visible_state(browser)
-        seen.append(state)
-        if expected is not None:  # the precomputed values are those `wfnet reproduce` measured
-            assert state["acc-f"] == f"{expected[cls]['acc_f']:.2f}", (cls, state, expected[cls])
-            assert state["acc-r"] == f"{expected[cls]['acc_r']:.2f}", (cls, state, expected[cls])
-        browser.save_screenshot(str(SHOTS / f"interactive_class{cls}.png"))
-    assert seen[0] != seen[1]
-    # the pair {3, 7}: "forget" 3 "and" 7, the values `python -m wfnet.beyond` measured (product)
+        seen[cls] = state
+        assert float(state["acc-f"]) <= 2.0 and float(state["acc-r"]) >= 90.0, (cls, state)
+        if expected is not None:  # the precomputed values are those `wfnet evaluate` measured
+            assert abs(float(state["acc-f"]) - expected[cls]["acc_f"]) <= 0.006, (cls, state, expected[cls])
+            assert abs(float(state["acc-r"]) - expected[cls]["acc_r"]) <= 0.006, (cls, state, expected[cls])
+        if cls in (3, 7):
+            browser.save_screenshot(str(SHOTS / f"interactive_class{cls}.png"))
+    assert len(seen) == 10
+    # the pair {3, 7}: "forget" 3 "and" 7, the gates of both rows multiplied
     selects = browser.find_elements(By.CSS_SELECTOR, ".widget-dropdown select")
     assert len(selects) == 2, "expected a 'forget' and an 'and' selector"
     Select(selects[0]).select_by_index(3 + 1)
     Select(selects[1]).select_by_index(7 + 1)  # option 0 is "nothing else"
     wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == "3,7", timeout=20)
     pair = visible_state(browser)
-    sets = ({tuple(s["classes"]): s for s in json.loads(SMOKE_MULTIFORGET.read_text())["sets"]}
-            if SMOKE_MULTIFORGET.is_file() else None)
-    if sets is None and os.environ.get("CI") == "true":
-        pytest.fail(f"{SMOKE_MULTIFORGET} missing in CI")
-    if sets is not None:
-        assert pair["acc-f"] == f"{sets[(3, 7)]['product']['acc_f']:.2f}", (pair, sets[(3, 7)])
-        assert pair["acc-r"] == f"{sets[(3, 7)]['product']['acc_r']:.2f}", (pair, sets[(3, 7)])
+    if INTERACTIVE_EVAL.is_file():
+        want = _expected_pair((3, 7))
+        assert abs(float(pair["acc-f"]) - want["acc_f"]) <= 0.006, (pair, want)
+        assert abs(float(pair["acc-r"]) - want["acc_r"]) <= 0.006, (pair, want)
     browser.save_screenshot(str(SHOTS / "interactive_pair3_7.png"))
     Select(selects[1]).select_by_index(0)  # "nothing else": back to class 3 alone
     wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == "3", timeout=20)
-    assert visible_state(browser) == seen[0]
+    assert visible_state(browser) == seen[3]
     assert network_failures(browser, site) == []
     assert console_errors(browser) == []

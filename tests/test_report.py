@@ -228,7 +228,7 @@ def test_ablation_table_reads_the_config_each_run_used(tmp_path: Path):
                                           "alpha_bound": None, "epochs": 2}}}))
     table = report.ablation_table(tmp_path)
     row = table.iloc[0]
-    assert row["original"] == "resnet18 x1.0 · mnist-5k (97.8%)"
+    assert row["original"] == "ResNet-18 at width 1 on mnist-5k, original test accuracy 97.8%"
     assert (row["clip_grad_norm"], row["alpha_bound"], row["Acc_r"], row["steps"]) == ("0.1", "none", "91.00", 56)
     assert row["ce_cap"] == report.NOT_REPORTED  # not in that config
     assert row["worst rows (Acc_r)"] == "0 (90.0), 1 (91.0)"
@@ -246,3 +246,140 @@ def test_ablation_table_sorts_by_retain_accuracy_and_hides_unused_caps(tmp_path:
     table = report.ablation_table(tmp_path)
     assert list(table["variant"]) == ["b", "a"]
     assert list(table["ce_cap"]) == ["4", report.NOT_REPORTED]
+
+
+# -- the book as a reader meets it (issue 18) -------------------------------------------------------
+
+def write_measured(root: Path) -> None:
+    """Two folders shaped like results/measured: an original's evaluation and a WF evaluation of an
+    untraining with today's default configuration of that same original (fake numbers)."""
+    from wfnet.config import untrain_defaults
+
+    base = root / "measured" / "mnist-5k" / "resnet18"
+    per = [{"cls": c, "name": str(c), "acc_r": 93.0 + c / 10, "acc_f": 0.0, "zrf": 0.6} for c in range(10)]
+    blobs = {
+        "01-train": {"test_acc": 97.8, "provenance": {"wall_seconds": 300.0, "git_commit": "a" * 40,
+                                                      "train_config": {"epochs": 3}}},
+        "02-evaluate-original": {"kind": "original", "acc_r": 97.8, "acc_f": 97.8, "zrf": 0.491, "per_class": per,
+                                 "provenance": {"checkpoint": "/tmp/r/orig/model.pt", "wall_seconds": 60.0,
+                                                "git_commit": "a" * 40}},
+        "07-untrain-defaults-6ep": {"untrain": {"steps": 168}, "provenance": {
+            "checkpoint": "/tmp/r/orig/model.pt", "wall_seconds": 500.0, "git_commit": "b" * 40,
+            "untrain_config": {**untrain_defaults("resnet18").as_dict(), "epochs": 6}}},
+        "07-untrain-defaults-6ep-evaluate": {"kind": "wf", "acc_r": 94.54, "acc_f": 0.0, "zrf": 0.658,
+                                             "per_class": per, "provenance": {"wall_seconds": 70.0,
+                                                                              "git_commit": "b" * 40}},
+    }
+    for name, blob in blobs.items():
+        (base / name).mkdir(parents=True)
+        (base / name / "metrics.json").write_text(json.dumps(blob))
+
+
+def test_table1_view_is_long_and_narrow(results: Path):
+    view, notes = report.table1_view(results, "MNIST")
+    assert list(view.columns) == list(report.TABLE1_VIEW_COLUMNS)
+    assert ("ResNet-18", "WF-Net", "paper") in view.index
+    assert view.loc[("ResNet-18", "WF-Net", "ours · smoke · mnist-5k")].tolist() == ["94.0", "2.00", "44.0", "14.0 (4)"]
+    assert view.loc[("ResNet-18", "WF-Net", "paper")].tolist() == ["94.0", "9.68", "63.1", "22.7 (0)"]
+    # a backbone none of our runs covers: its paper rows only, and a note says so
+    assert ("VGG-16", "WF-Net", "paper") in view.index
+    assert not [i for i in view.index if i[0] == "VGG-16" and i[2] != "paper"]
+    assert any("VGG-16" in n for n in notes)
+
+
+def test_table1_view_never_labels_a_dataset_with_a_preset_that_did_not_run_there(results: Path):
+    view, notes = report.table1_view(results, "CIFAR-10")
+    assert set(view.index.get_level_values("source")) == {"paper"}
+    assert any("No result of ours for CIFAR-10" in n for n in notes)
+
+
+def test_ablation_files_are_not_table1_sources(results: Path):
+    out = results / "ablation" / "mnist-5k" / "resnet18"
+    out.mkdir(parents=True)
+    (out / "literal_eq3.json").write_text(json.dumps({"variant": "literal_eq3", "acc_r": 50.0, "provenance": {}}))
+    assert report.discover_sources(results) == [("smoke", "mnist-5k")]
+    assert "?" not in set(report.runs_table(results)["preset"])
+
+
+def test_rt_as_the_paper_prints_it():
+    assert report.format_rt(3.0, 10, 10) == "> 3 (10)"
+    assert report.format_rt(100.0, 10, 10) == "> 100 (10)"
+    assert report.format_rt(22.7, 0, 10) == "22.7 (0)"
+    assert report.format_rt(None, None) == report.NOT_RUN
+    res = {"rt": 3.0, "rt_failed": 10, "per_class": [{"cls": c, "rt": 3} for c in range(10)]}
+    assert report.result_rt(res) == "> 3 (10)"
+
+
+def test_measured_runs_feed_a_table1_row_and_their_own_table(results: Path):
+    write_measured(results)
+    view, _ = report.table1_view(results, "MNIST")
+    label = report.measured_label("mnist-5k")
+    assert view.loc[("ResNet-18", "WF-Net", label)].tolist()[:3] == ["94.5", "0.00", "65.8"]
+    assert view.loc[("ResNet-18", "Original Model", label)].tolist()[:3] == ["97.8", "97.80", "49.1"]
+    assert ("ResNet-18", "Random Labels †", label) not in view.index  # never run that way: no row
+    table = report.measured_table(results)
+    assert list(table["step"]) == ["01", "02", "07"]  # the untraining is shown with its evaluation
+    wf = table.iloc[2]
+    assert (wf["Acc_r"], wf["Acc_f"], wf["wall (s)"], wf["commit"]) == ("94.54", "0.00", "570", "b" * 9)
+    assert "per class, capped" in wf["what"] and "clip 0.1 per row" in wf["what"]
+
+
+def test_status_counts_paper_scale_cells(results: Path):
+    text = report.status_html(results, "table1")
+    assert "<b>0 of 40</b> Table 1 cells measured for MNIST and CIFAR-10" in text
+    assert "MNIST: 0 of 20, CIFAR-10: 0 of 20" in text
+    assert "ResNet-18 on mnist-5k at width 1/4" in text  # read from the smoke original's provenance
+    write_fake_results(results, preset="paper", dataset="cifar10", backbone="vgg16", methods=("original", "wfnet"))
+    text = report.status_html(results, "table2")
+    assert "<b>2 of 40</b>" in text and "CIFAR-10: 2 of 20" in text and "Table 2 at paper scale: 1 of 8" in text
+
+
+def test_about_views_have_unique_rows_and_no_index(results: Path):
+    views = report.about_views(results)
+    assert len(views) == 1
+    head, rows = views[0]
+    assert head.startswith("smoke · mnist-5k · ResNet-18") and "width 0.25" in head
+    assert rows.index.is_unique and list(rows.columns)[0] == "method"
+    html = report.plain(rows).to_html()  # the about page's KeyError came from a non-unique index
+    assert "Original Model" in html
+
+
+def test_show_never_displays_an_object_repr(capsys: pytest.CaptureFixture[str]):
+    shown = []
+    import IPython.display
+
+    orig = IPython.display.display
+    IPython.display.display = lambda *a, **k: shown.append(a)
+    try:
+        report.show("")
+        report.show("   ")
+        report.show(None)
+        report.show("text")
+    finally:
+        IPython.display.display = orig
+    assert len(shown) == 1 and shown[0][0].data == "text"
+
+
+def test_ablation_views_fit_a_text_column(tmp_path: Path):
+    out = tmp_path / "ablation" / "mnist-5k" / "resnet18"
+    out.mkdir(parents=True)
+    (out / "capped_cap2.5_clip0.03_per_row.json").write_text(json.dumps({
+        "variant": "capped_cap2.5_clip0.03_per_row", "acc_r": 87.81, "acc_f": 2.2, "zrf": 0.752, "steps": 56,
+        "original_test_acc": 96.5, "per_class": [],
+        "provenance": {"backbone": "resnet18", "width": 0.25, "dataset": "mnist-5k", "untrain_config": {
+            "forget_term": "class_mean_reciprocal_capped", "ce_cap": 2.5, "clip_grad_norm": 0.03,
+            "clip_scope": "per_row", "alpha_bound": 6.0, "regularizer": "l1_closed"}}}))
+    [(head, main, cost)] = report.ablation_views(tmp_path)
+    assert head == "ResNet-18 at width 1/4 on mnist-5k, original test accuracy 96.5%"
+    row = main.iloc[0]
+    assert row["variant"] == "capped_<wbr>cap2.5_<wbr>clip0.03_<wbr>per_<wbr>row"
+    assert (row["forget term"], row["cap"], row["clip"], row["bound"]) == ("per class, capped", "2.5", "0.03 per row", "6")
+    assert len(main.columns) <= 9 and len(cost.columns) <= 6
+
+
+def test_figure_html_is_numbered_and_captioned(results: Path):
+    rel = report.relationships_frame(results, "smoke", "mnist-5k", "resnet18")
+    fig = report.figure_relationships([("ResNet-18 (mnist-5k, smoke)", rel)], 2)
+    html = report.figure_html(fig, "S1", "Top-10 gates per class.")
+    assert html.startswith('<figure class="wf-figure"') and "data:image/png;base64," in html
+    assert "<figcaption" in html and "<b>Figure S1.</b> Top-10 gates per class." in html

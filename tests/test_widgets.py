@@ -83,7 +83,7 @@ def test_callbacks_update_every_view_within_a_second(core: widgets.ForgettingCor
     assert all(bytes(v).startswith(b"\x89PNG") for v in after)
     assert elapsed < 1.0, f"a class change took {elapsed:.2f} s"
     hist = explorer.hist.value
-    explorer.layer_select.value = core.layer_names[0]
+    explorer.layer_select.value = next(n for n in core.layer_names if n != explorer.layer_select.value)
     assert explorer.hist.value != hist
     explorer.k_select.value = 2
     assert len(explorer.shown["top_filters"]) == 2
@@ -276,3 +276,64 @@ def test_smoke_explorer_matches_wfnet_evaluate_cli(tmp_path: Path):
     for c, acc_f in evaluated.items():
         explorer.select(c)
         assert explorer.shown["acc_f"] == acc_f
+
+
+# -- the page as a reader meets it (issue 18) -------------------------------------------------------
+
+def test_controls_name_the_classes():
+    assert widgets.class_options(("0", "1", "2"))[1:] == [("digit 0", 0), ("digit 1", 1), ("digit 2", 2)]
+    assert widgets.class_options(("cat", "dog"))[1:] == [("cat", 0), ("dog", 1)]
+    assert widgets.class_options(("a", "a"))[1:] == [("0: a", 0), ("1: a", 1)]  # ambiguous names get numbers
+    assert widgets.class_options(("cat",))[0] == ("none (original model)", widgets.NONE)
+
+
+def test_summary_explains_the_gates(core: widgets.ForgettingCore):
+    layer = core.layer_names[-1]
+    html = widgets.summary_html(core, core.state(1), layer, 3)
+    g = core.gates(layer, 1)
+    closed = int((g < widgets.CLOSED_BELOW).sum())
+    assert f"{closed} of {g.size} gates closed (σ(α) &lt; 0.5)" in html
+    assert "the 3 most closed (filter, gate)" in html
+
+
+def test_static_page_images_are_small_palette_pngs(core: widgets.ForgettingCore):
+    from PIL import Image
+    import io as _io
+
+    state = core.state(1)
+    full = widgets.grid_png(core, state)
+    small = widgets.grid_png(core, state, colors=widgets.STATIC_COLORS)
+    assert Image.open(_io.BytesIO(small)).mode == "P" and len(small) < len(full)
+
+
+def test_model_card_says_which_model_and_what_evaluate_measured(tmp_path: Path):
+    """The interactive page's box is read from the checkpoint's metadata and `wfnet evaluate`."""
+    from wfnet.checkpoint import load, save_wf
+
+    net = wfnet.create_backbone("resnet18", 4, in_chans=1, image_size=8, width=0.0625)
+    model = wfnet.wrap(net.eval(), 4)
+    meta = {"provenance": {"backbone": "resnet18", "width": 0.5, "dataset": "synthetic", "train_size": 80,
+                           "test_size": 40, "device": "cpu (test)", "git_commit": "c" * 40, "wall_seconds": 12.0,
+                           "untrain_config": {"lr": 100.0, "clip_grad_norm": 0.1, "clip_scope": "per_row",
+                                              "ce_cap": 4.0, "alpha_bound": 6.0, "epochs": 6}},
+            "untrain": {"epochs_run": 6.0, "steps": 30, "stopped": "max_epochs"},
+            "original": {"test_acc": 97.2, "provenance": {"wall_seconds": 30.0, "train_config": {"epochs": 3}}}}
+    core = widgets.ForgettingCore(model, synthetic_dataset(num_classes=4), "cpu")
+    ckpt = tmp_path / "wf.pt"
+    save_wf(ckpt, model, net.wfnet_spec, meta)
+    assert load(ckpt).meta["provenance"]["width"] == 0.5
+    ev = tmp_path / "metrics.json"
+    per = [{"cls": c, "acc_r": 91.0 + c, "acc_f": 0.1 * c} for c in range(4)]
+    ev.write_text(json.dumps({"acc_r": 92.5, "acc_f": 0.15, "per_class": per}))
+    card = widgets.model_card(core, ckpt, ev)
+    assert "ResNet-18 at width 1/2" in card and "trained for 3 epochs (test accuracy 97.20%)" in card
+    assert "Acc_r <b>92.50%</b>" in card and "retain accuracy 91.0–94.0%" in card and "forget accuracy 0.0–0.3%" in card
+
+
+def test_default_layer_is_where_most_gates_are_closed(core: widgets.ForgettingCore):
+    import torch
+
+    share = {n: float((torch.sigmoid(l.alpha_weight.detach()) < widgets.CLOSED_BELOW).float().mean())
+             for n, l in core.model.wf_layers().items()}
+    assert share[core.most_closed_layer()] == max(share.values())
+    assert widgets.ForgettingExplorer(core).layer_select.value == core.most_closed_layer()

@@ -150,8 +150,8 @@ def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | 
 
     cfg = cfg or MultiForgetConfig()
     key = hashlib.sha256(f"{run.key}:{cfg.key()}".encode()).hexdigest()[:16]
-    args = (Path(results_dir), run.preset.name, run.data.name, run.backbone, "multiforget", run.seed)
-    existing = read_result(*args, recover=True)
+    where = (Path(results_dir), run.preset.name, run.data.name, run.backbone, "multiforget")
+    existing = read_result(*where, run.seed, recover=True)
     if existing is not None and existing.get("provenance", {}).get("key") == key:
         return existing
     start = time.perf_counter()
@@ -160,5 +160,5 @@ def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | 
     prov = run.base_provenance(time.perf_counter() - start, multiforget_config=cfg.as_dict(),
                                forward_passes=len(payload["sets"]) * len(cfg.combines) + run.data.num_classes + 1)
     payload["provenance"] = {**prov, "key": key, "run_key": run.key}
-    write_result(*args, payload)
-    return read_result(*args) or payload
+    write_result(*where, payload, run.seed)
+    return read_result(*where, run.seed) or payload

@@ -40,9 +40,11 @@ from .train import predict
 from .wrap import WFModel
 
 NONE = -1  # the selector value of "forget nothing" (the original model)
+CLOSED_BELOW = 0.5  # a gate sigma(alpha) under this counts as "closed" (the filter's output at most halved)
 FORGOTTEN_COLOR = "#d62728"
 KEPT_COLOR = "#4c72b0"
 PAIR_LIMIT = 20  # the static page offers every pair up to this many classes (190 pairs)
+STATIC_COLORS = 64  # palette size of the static page's PNGs (the live widgets keep full colour)
 
 Forget = Union[None, int, Iterable[int]]  # None / NONE: nothing; a class; a set of classes
 StateKey = tuple[tuple[int, ...], str]
@@ -107,6 +109,17 @@ class ForgettingCore:
     def layer_names(self) -> list[str]:
         return list(self.model.layer_names)
 
+    def most_closed_layer(self) -> str:
+        """The wrapped layer where forgetting shows most: the largest share of gates closed
+        (sigmoid(alpha) < CLOSED_BELOW) over all class rows; ties go to the later layer. The
+        pages show it by default (the last layer often keeps every gate open)."""
+        best, score = self.layer_names[-1], -1.0
+        for name, layer in self.model.wf_layers().items():
+            share = float((torch.sigmoid(layer.alpha_weight.detach().float()) < CLOSED_BELOW).float().mean())
+            if share >= score:
+                best, score = name, share
+        return best
+
     def _grid_index(self, per_class: int) -> torch.Tensor:
         """The first ``per_class`` test images of every class, class by class."""
         picks = [torch.nonzero(self.labels == c).flatten()[:per_class] for c in range(len(self.classes))]
@@ -170,10 +183,10 @@ class ForgettingCore:
         return [(int(i), float(g[i])) for i in order]
 
     def label(self, forget: Forget, combine: str = "product") -> str:
-        """'class cat', 'classes cat + dog (min)': how the page names a selection."""
+        """'cat', 'digit 3', 'cat + dog (min)': how the page names a selection."""
         classes, comb = state_key(forget, combine)
-        names = " + ".join(str(self.classes[c]) for c in classes)
-        return f"class {names}" if len(classes) <= 1 else f"classes {names} ({comb})"
+        names = " + ".join(class_name(self.classes[c]) for c in classes)
+        return names if len(classes) <= 1 else f"{names} ({comb})"
 
 
 def load_core(checkpoint: Path | str, data_root: Path | str | None = None, device: str = "cpu",
@@ -193,12 +206,89 @@ def load_core(checkpoint: Path | str, data_root: Path | str | None = None, devic
     return ForgettingCore(loaded.model, data, device, per_class)  # type: ignore[arg-type]
 
 
+def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | str | None = None) -> str:
+    """The box at the top of the interactive page: which model it shows (backbone, width, data,
+    training and untraining, device, commit, wall time, all from the checkpoint's metadata), and
+    what ``wfnet evaluate`` measured on it (``evaluation``: its metrics.json), class by class."""
+    from .checkpoint import load
+
+    esc = html.escape
+    meta = load(checkpoint).meta
+    prov = meta.get("provenance") or {}
+    orig = meta.get("original") or {}
+    oprov = orig.get("provenance") or {}
+    ucfg = prov.get("untrain_config") or {}
+    un = meta.get("untrain") or {}
+    width = prov.get("width")
+    frac = next((f"1/{d}" for d in (2, 4, 8, 16) if isinstance(width, (int, float)) and abs(width * d - 1) < 1e-9),
+                "full" if width == 1.0 else f"{width}")
+    backbone = {"resnet18": "ResNet-18", "vgg16": "VGG-16", "vit_tiny": "ViT-T"}.get(str(prov.get("backbone")),
+                                                                                     str(prov.get("backbone")))
+    epochs = (oprov.get("train_config") or {}).get("epochs", "?")
+    test_acc = orig.get("test_acc")
+    acc = f" (test accuracy {test_acc:.2f}%)" if isinstance(test_acc, (int, float)) else ""
+
+    def num(v: Any) -> str:
+        return f"{v:g}" if isinstance(v, (int, float)) else esc(str(v))
+
+    bound = num(ucfg.get("alpha_bound", "?"))
+    text = (f"{esc(backbone)} at width {esc(frac)} on {esc(str(prov.get('dataset', '?')))} "
+            f"({_count(prov.get('train_size'))} training / {_count(prov.get('test_size'))} test images), trained for "
+            f"{epochs} epochs{acc}, then untrained for {num(un.get('epochs_run', ucfg.get('epochs', '?')))} epochs "
+            f"({un.get('steps', '?')} steps, stopped: {esc(str(un.get('stopped', '?')))}) with the default "
+            f"configuration (learning rate {num(ucfg.get('lr', '?'))}, gradient clip "
+            f"{num(ucfg.get('clip_grad_norm', '?'))} {esc(str(ucfg.get('clip_scope', '')).replace('_', ' '))}, "
+            f"cross-entropy cap {num(ucfg.get('ce_cap', '?'))}, α within [−{bound}, {bound}]); on "
+            f"{esc(str(prov.get('device', '?')))}, {float(oprov.get('wall_seconds') or 0):.0f} s of training and "
+            f"{float(prov.get('wall_seconds') or 0):.0f} s of untraining, commit "
+            f"<code>{esc(str(prov.get('git_commit', '?'))[:9])}</code>.")
+    body = f"<p>This page shows a model trained for it by <code>make book</code>: {text}</p>"
+    body += (f"<p>Commands: <code>wfnet train --dataset {esc(str(prov.get('dataset', '?')))} --backbone "
+             f"{esc(str(prov.get('backbone', '?')))} --width {num(width)} --epochs {epochs}</code>, "
+             f"<code>wfnet untrain --epochs {num(ucfg.get('epochs', '?'))}</code>, <code>wfnet evaluate</code>.</p>")
+    ev = Path(evaluation) if evaluation else None
+    if ev is not None and ev.is_file():
+        import json
+
+        blob = json.loads(ev.read_text())
+        per = blob.get("per_class") or []
+        acc_r = [p["acc_r"] for p in per if p.get("acc_r") is not None]
+        acc_f = [p["acc_f"] for p in per if p.get("acc_f") is not None]
+        if acc_r and acc_f:
+            body += (f"<p><code>wfnet evaluate</code> on it: Acc_r <b>{blob['acc_r']:.2f}%</b> and Acc_f "
+                     f"<b>{blob['acc_f']:.2f}%</b> (means over the {len(per)} forgotten classes); class by class, "
+                     f"retain accuracy {min(acc_r):.1f}–{max(acc_r):.1f}% and forget accuracy "
+                     f"{min(acc_f):.1f}–{max(acc_f):.1f}%. The original model (no class forgotten) scores "
+                     f"{core.state(None).acc:.2f}% on the same test images.</p>")
+    else:
+        body += f"<p>No <code>wfnet evaluate</code> result beside it ({esc(str(ev))}): {NOT_RUN_TEXT}.</p>"
+    return (f'<div class="admonition note wf-status"><p class="admonition-title">What this page shows</p>'
+            f"{body}</div>")
+
+
+NOT_RUN_TEXT = "not run"
+
+
+def _count(n: Any) -> str:
+    return f"{n:,}" if isinstance(n, int) else "?"
+
+
 # -- rendering ----------------------------------------------------------------------------------
 
-def _png(fig: Any, tight: bool = True) -> bytes:
+def _png(fig: Any, tight: bool = True, colors: int = 0) -> bytes:
+    """PNG bytes of a figure; with ``colors``, reduced to a palette of that many entries (several
+    times smaller for these flat charts and digit grids: the static page embeds 33 of them and
+    must stay under 1 MB)."""
+    from PIL import Image
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, **({"bbox_inches": "tight"} if tight else {}))
-    return buf.getvalue()
+    if not colors:
+        return buf.getvalue()
+    img = Image.open(io.BytesIO(buf.getvalue())).convert("RGB").quantize(colors, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    img.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def _figure(w: float, h: float, layout: str | None = "constrained") -> Any:
@@ -207,7 +297,7 @@ def _figure(w: float, h: float, layout: str | None = "constrained") -> Any:
     return Figure(figsize=(w, h), layout=layout)
 
 
-def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
+def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10, colors: int = 0) -> bytes:
     """Test images with predicted label and confidence; red = wrong, red frame = forgotten class.
 
     Drawn as one mosaic in one axes (not a subplot per image): 5x faster, so callbacks stay
@@ -234,23 +324,23 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10) -> bytes:
                 color=KEPT_COLOR if pred == labels[i] else FORGOTTEN_COLOR)
     ax.imshow(mosaic, interpolation="nearest")
     ax.set_axis_off()
-    return _png(fig, tight=False)
+    return _png(fig, tight=False, colors=colors)
 
 
-def accuracy_png(core: ForgettingCore, state: ForgetState) -> bytes:
+def accuracy_png(core: ForgettingCore, state: ForgetState, colors: int = 0) -> bytes:
     """Per-class test accuracy; the forgotten classes in red, the original model's as ticks."""
     original = core.state(None).per_class_acc
     fig = _figure(4.3, 2.4)  # two of these side by side fit the book's text column
     ax = fig.add_subplot()
     x = np.arange(len(core.classes))
-    colors = [FORGOTTEN_COLOR if c in state.classes else KEPT_COLOR for c in x]
-    ax.bar(x, state.per_class_acc, color=colors)
+    bar_colors = [FORGOTTEN_COLOR if c in state.classes else KEPT_COLOR for c in x]
+    ax.bar(x, state.per_class_acc, color=bar_colors)
     ax.scatter(x, original, marker="_", s=200, color="black", label="original model", zorder=3)
     ax.set_xticks(x, [str(c) for c in core.classes], fontsize=8, rotation=0 if len(x) <= 10 else 90)
     ax.set_ylim(0, 105)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(loc="lower right", fontsize=7)
-    return _png(fig)
+    return _png(fig, colors=colors)
 
 
 def accuracy_svg(core: ForgettingCore, state: ForgetState, width: int = 430, height: int = 170) -> str:
@@ -284,7 +374,8 @@ def accuracy_svg(core: ForgettingCore, state: ForgetState, width: int = 430, hei
     return "".join(parts) + legend
 
 
-def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine: str = "product") -> bytes:
+def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine: str = "product",
+              colors: int = 0) -> bytes:
     """Histogram of sigmoid(alpha) in one layer; the selection's top-k closed gates marked."""
     fig = _figure(4.3, 2.4)
     ax = fig.add_subplot()
@@ -300,7 +391,7 @@ def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine:
     ax.set_yscale("log")
     ax.set_xlabel("gate σ(α)  (0 = filter off)", fontsize=8)
     ax.set_ylabel("filters")
-    return _png(fig)
+    return _png(fig, colors=colors)
 
 
 def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -> str:
@@ -323,8 +414,11 @@ def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -
         forget = ",".join(str(c) for c in state.classes)
         combine = f' data-combine="{state.combine}"' if len(state.classes) > 1 else ""
         attrs = f'data-forget="{forget}"{combine} data-acc-f="{state.acc_f:.2f}" data-acc-r="{state.acc_r:.2f}"'
+        g = core.gates(layer, state.classes, state.combine)
+        closed = int((g < CLOSED_BELOW).sum())
         tops = ", ".join(f"#{i} ({v:.3f})" for i, v in core.top_filters(layer, state.classes, k, state.combine))
-        tops = f"<div class='wf-top'>Top {k} filters of {name} in <code>{esc(layer)}</code>: {tops}</div>"
+        tops = (f"<div class='wf-top'>Layer <code>{esc(layer)}</code>: {closed} of {g.size} gates closed "
+                f"(σ(α) &lt; {CLOSED_BELOW:g}); the {k} most closed (filter, gate): {tops}</div>")
     pad = "style='padding: 1px 6px; text-align: right'"
     cells = "".join(
         f"<td data-cls='{c}' {pad[:-1]}{'; color: ' + FORGOTTEN_COLOR if c in state.classes else ''}'>{a:.1f}</td>"
@@ -335,8 +429,17 @@ def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -
     return f"<div class='wf-state' {attrs}><p>{head}</p>{table}{tops}</div>"
 
 
+def class_name(name: str) -> str:
+    """How a control names a class: 'digit 3' for the digit datasets (whose names are the
+    digits), the dataset's own name otherwise ('cat', 'T-shirt/top')."""
+    return f"digit {name}" if str(name).isdigit() else str(name)
+
+
 def class_options(classes: Sequence[str]) -> list[tuple[str, int]]:
-    return [("none (original model)", NONE)] + [(f"{c}: {n}", c) for c, n in enumerate(classes)]
+    names = [class_name(n) for n in classes]
+    if len(set(names)) < len(names):  # ambiguous names: number them
+        names = [f"{c}: {n}" for c, n in enumerate(names)]
+    return [("none (original model)", NONE)] + [(n, c) for c, n in enumerate(names)]
 
 
 # -- live widgets (kernel) ----------------------------------------------------------------------
@@ -362,7 +465,7 @@ class ForgettingExplorer:
             options=list(COMBINES), value="product", description="combine",
             tooltips=["product of the rows' gates (model(x, forget=S))",
                       "most closed single row per filter (combine='min')"])
-        self.layer_select = w.Dropdown(options=core.layer_names, value=layer or core.layer_names[-1],
+        self.layer_select = w.Dropdown(options=core.layer_names, value=layer or core.most_closed_layer(),
                                        description="layer")
         self.k_select = w.IntSlider(value=k, min=1, max=20, description="top k")
         self.summary = w.HTML()
@@ -423,9 +526,9 @@ def _single_panel(core: ForgettingCore, state: ForgetState, layer: str, k: int) 
 
     return w.VBox([
         w.HTML(summary_html(core, state, layer, k)),
-        w.Image(value=grid_png(core, state), format="png"),
-        w.HBox([w.Image(value=accuracy_png(core, state), format="png"),
-                w.Image(value=gates_png(core, layer, state.classes, k), format="png")]),
+        w.Image(value=grid_png(core, state, colors=STATIC_COLORS), format="png"),
+        w.HBox([w.Image(value=accuracy_png(core, state, colors=STATIC_COLORS), format="png"),
+                w.Image(value=gates_png(core, layer, state.classes, k, colors=STATIC_COLORS), format="png")]),
     ])
 
 
@@ -443,7 +546,7 @@ def static_page(core: ForgettingCore, layer: str | None = None, k: int = 5, pair
     appears in several Stacks but is stored once in the page."""
     import ipywidgets as w
 
-    layer = layer or core.layer_names[-1]
+    layer = layer or core.most_closed_layer()
     n = len(core.classes)
     singles = [_single_panel(core, state, layer, k) for state in core.states()]  # [0]: none, [c + 1]: c
     labels = [label for label, _ in class_options(core.classes)]
