@@ -127,3 +127,25 @@ def test_augment_batch_is_a_shifted_or_flipped_copy():
         ok = any(torch.equal(o, padded[:, r:r + 8, c:c + 8]) or torch.equal(o, padded[:, r:r + 8, c:c + 8].flip(-1))
                  for r in range(5) for c in range(5))
         assert ok
+
+
+def test_imagenet_evaluation_subset_is_five_per_class_from_val(tmp_path):
+    """The paper evaluates ImageNet on 5 randomly chosen validation images per class: the test
+    split is that subset, drawn reproducibly, and training images stay whole."""
+    from PIL import Image
+
+    from wfnet.data import load_dataset
+
+    root = tmp_path / "imagenet"
+    for split, n in (("train", 3), ("val", 8)):
+        for wnid in ("n01", "n02", "n03"):
+            (root / split / wnid).mkdir(parents=True)
+            for i in range(n):
+                Image.new("RGB", (40, 30), (i * 20, 0, 0)).save(root / split / wnid / f"{i:03d}.JPEG")
+    data = load_dataset("imagenet", tmp_path)
+    assert len(data.train) == 9 and len(data.test) == 15
+    assert torch.bincount(data.test.labels).tolist() == [5, 5, 5]
+    again = load_dataset("imagenet", tmp_path)
+    assert torch.equal(data.test.keep, again.test.keep)  # the same files every time
+    assert data.test.gather(torch.tensor([0, 14])).shape == (2, 3, 224, 224)
+    assert "5 validation images per class" in data.extra["test_split"]

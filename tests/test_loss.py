@@ -11,7 +11,7 @@ from torch.testing import assert_close
 from wfnet import wrap
 from wfnet.config import UntrainConfig
 from wfnet.loss import (class_mean_reciprocal, class_mean_reciprocal_capped, expand_labels,
-                        l1_closed, reciprocal_mean, split_batch, wf_loss)
+                        l1_closed, reciprocal_mean, reciprocal_per_sample, split_batch, wf_loss)
 
 
 def test_expand_labels_shapes_and_never_own_row():
@@ -43,6 +43,8 @@ def test_forget_terms_on_hand_computed_values():
     cfg = UntrainConfig(ce_floor=1e-4, ce_cap=1.0)
     assert_close(class_mean_reciprocal(ce, labels, 3, cfg), torch.tensor(2.25))
     assert_close(reciprocal_mean(ce, labels, 3, cfg), torch.tensor(1 / 1.125))
+    # Eq. 3 as printed: mean of 1 / CE_i, the zero CE floored: (1 + 1/3 + 2 + 1e4) / 4
+    assert_close(reciprocal_per_sample(ce, labels, 3, cfg), torch.tensor((1 + 1 / 3 + 2 + 1e4) / 4))
     # the floor bounds 1/CE when a class is perfectly classified
     assert_close(class_mean_reciprocal(torch.zeros(2), torch.tensor([1, 1]), 3, cfg), torch.tensor(1e4))
     # the cap: class 0's CE of 2 counts as 1 -> (1/1 + 1/0.25) / 2 = 2.5, and no gradient for it

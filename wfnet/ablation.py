@@ -38,9 +38,11 @@ from .wrap import wrap
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
 VARIANTS: dict[str, dict[str, Any]] = {
-    # Eq. 3 as printed: 1 / mean CE of the forget half, no clipping
-    "literal_eq3": {"forget_term": "reciprocal_mean", "clip_grad_norm": None},
-    "literal_eq3_clipped": {"forget_term": "reciprocal_mean", "clip_grad_norm": 1.0, "clip_scope": "global"},
+    # Eq. 3 as printed: the mean over the forget half of 1 / CE_i, no clipping
+    "literal_eq3": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": None},
+    "literal_eq3_clipped": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": 1.0, "clip_scope": "global"},
+    # one reciprocal of the forget half's mean CE (what "literal_eq3" ran before it was Eq. 3 as printed)
+    "reciprocal_of_mean": {"forget_term": "reciprocal_mean", "clip_grad_norm": None},
     # per-class reciprocal (the starting point measured before this project)
     "class_mean": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": 1.0, "clip_scope": "global"},
     "class_mean_noclip": {"forget_term": "class_mean_reciprocal", "clip_grad_norm": None},

@@ -4,8 +4,9 @@ Reading guide (paper section "Training"):
 - ``split_batch``: a mini-batch of B is split in halves, the first forgets, the second retains.
 - ``expand_labels``: the retain half is replicated chi times, each copy paired with random rows
   that differ from its labels (label expansion).
-- ``FORGET_TERMS``: lambda1 / L_f. The literal reciprocal of the forget half's mean CE is kept
-  as an option, but its gradient explodes on a well-fit model (CE ~ 1e-3); the default averages
+- ``FORGET_TERMS``: lambda1 / L_f. Eq. 3 as printed (the mean of per-sample reciprocals 1 / CE_i)
+  and the reciprocal of the mean CE are kept as options, but their gradient explodes on a well-fit
+  model (CE ~ 1e-3); the default averages
   lambda1 / clip(CE_c, floor, cap) over the classes present in the batch, so a class stops
   pushing its gates once forgotten (see the README's ablation and the deviations page).
 - ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
@@ -32,9 +33,15 @@ FORGET_TERMS: Registry[ForgetTerm] = Registry("forget term")
 REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
 
 
+@FORGET_TERMS.register("reciprocal_per_sample")
+def reciprocal_per_sample(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+    """Eq. 3 as written: the mean over the forget half of 1 / CE_i (each CE floored)."""
+    return (1.0 / ce.clamp_min(cfg.ce_floor)).mean()
+
+
 @FORGET_TERMS.register("reciprocal_mean")
 def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
-    """Eq. 3 as written: 1 / (mean CE of the forget half), floored."""
+    """1 / (mean CE of the forget half), floored: a smoother reading of Eq. 3 (one reciprocal)."""
     return 1.0 / ce.mean().clamp_min(cfg.ce_floor)
 
 

@@ -36,7 +36,7 @@ PIECE_LIMIT_S = 540.0                   # a piece must fit one device command (1
 # Sizes of the copies this project reads (MNIST: the first 17,435 training images, see
 # ../shared/data/README.md); used for estimates only, the runs read the real files.
 DATA_SIZES = {"mnist": (17435, 10000), "cifar10": (50000, 10000), "fashion-mnist": (60000, 10000),
-              "mnist-5k": (4000, 1000)}
+              "mnist-5k": (4000, 1000), "imagenet": (1_281_167, 5_000)}  # ImageNet: the 5-per-class evaluation subset
 NUM_CLASSES = 10
 
 # Images/s on an H200 at commit d9413f4 (benchmarks/wf_overhead.py, batch 256, 3x32x32, bf16;

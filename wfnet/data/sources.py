@@ -322,9 +322,11 @@ def load_cifar10(request: LoadRequest) -> ImageDataset:
 
 
 class FolderImages:
-    """An ImageFolder decoded batch by batch: ImageNet does not fit in memory as uint8."""
+    """An ImageFolder decoded batch by batch: ImageNet does not fit in memory as uint8.
 
-    def __init__(self, folder: Path, size: int = 224) -> None:
+    ``keep`` restricts it to those sample indices of the folder (e.g. the evaluation subset)."""
+
+    def __init__(self, folder: Path, size: int = 224, keep: Tensor | None = None) -> None:
         from torchvision import transforms
         from torchvision.datasets import ImageFolder
 
@@ -334,13 +336,34 @@ class FolderImages:
                 [transforms.Resize(size * 8 // 7), transforms.CenterCrop(size), transforms.PILToTensor()]
             ),
         )
-        self.labels = torch.tensor(self.folder.targets, dtype=torch.long)
+        targets = torch.tensor(self.folder.targets, dtype=torch.long)
+        self.keep = torch.arange(len(targets)) if keep is None else keep
+        self.labels = targets[self.keep]
 
     def __len__(self) -> int:
-        return len(self.folder)
+        return int(self.keep.shape[0])
 
     def gather(self, index: Tensor) -> Tensor:
-        return torch.stack([self.folder[int(i)][0] for i in index])
+        return torch.stack([self.folder[int(self.keep[int(i)])][0] for i in index.cpu()])
+
+
+IMAGENET_EVAL_PER_CLASS = 5  # the paper's evaluation subset: 5 validation images per class (5,000)
+IMAGENET_EVAL_SEED = 0       # which 5: a seeded draw over each class's sorted file names
+
+
+def evaluation_subset(labels: Tensor, per_class: int = IMAGENET_EVAL_PER_CLASS, seed: int = IMAGENET_EVAL_SEED) -> Tensor:
+    """Sorted indices of ``per_class`` randomly chosen samples of every class ("a randomly selected
+    subset of the validation set with 5,000 images, featuring five images for each class").
+    ImageFolder orders samples by class, then file name, so the draw names the same files on any
+    machine with the same validation folder."""
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < per_class:
+            raise WFNetError(f"class {c} has {len(idx)} validation images; the evaluation subset needs {per_class}")
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
+    return torch.cat(chosen).sort().values
 
 
 @DATASETS.register("imagenet")
@@ -353,8 +376,11 @@ def load_imagenet(request: LoadRequest) -> ImageDataset:
             "{train,val}/<wnid>/*.JPEG (ImageFolder).",
         )
     train, val = FolderImages(root / "train"), FolderImages(root / "val")
+    test = FolderImages(root / "val", keep=evaluation_subset(val.labels))  # the paper's 5 per class
     classes = tuple(train.folder.classes)
-    return ImageDataset("imagenet", train, val, classes, IMAGENET_MEAN, IMAGENET_STD, str(root))
+    return ImageDataset("imagenet", train, test, classes, IMAGENET_MEAN, IMAGENET_STD, str(root),
+                        extra={"test_split": f"{IMAGENET_EVAL_PER_CLASS} validation images per class, seed "
+                                             f"{IMAGENET_EVAL_SEED} ({len(test)} of {len(val)})"})
 
 
 def list_available(data_root: Path | None = None) -> list[tuple[str, str]]:
