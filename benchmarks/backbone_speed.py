@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from _timing import median_seconds
 from wfnet.backbones import create_backbone
 from wfnet.provenance import device_name, git_commit, resolve_device
-from wfnet.train import autocast, use_fast_kernels
+from wfnet.runtime import autocast, use_fast_kernels
 
 EPOCH_SIZES = {28: {"MNIST here (17,435)": 17435, "Fashion-MNIST (60,000)": 60000},
                32: {"CIFAR-10 (50,000)": 50000}}

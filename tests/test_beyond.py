@@ -19,7 +19,7 @@ from wfnet.mia import MIAConfig, mia_efficacy, mia_features, model_mia
 from wfnet.multiforget import MultiForgetConfig, evaluate_multiforget, sample_sets, set_logits
 from wfnet.relearn import class_accuracy
 from wfnet.salun import SalunConfig, saliency_mask, salun
-from wfnet.train import predict
+from wfnet.runtime import predict
 
 from .conftest import synthetic_dataset
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from wfnet.ssd import SSDConfig, dampen, importances, ssd
-from wfnet.train import accuracy, predict
+from wfnet.runtime import accuracy, predict
 
 
 def test_only_parameters_far_more_important_to_the_forget_set_are_dampened():

@@ -32,7 +32,8 @@ from .pipeline import dataset_fields
 from .presets import PRESETS, Preset, content_key
 from .provenance import git_commit, provenance, resolve_device
 from .results import finite_or_none, result_path
-from .train import predict, train_model
+from .train import train_model
+from .runtime import predict
 
 SEARCH_FILE = "baseline_search"  # results/<preset>/<dataset>/<backbone>/baseline_search.json
 Unlearn = Callable[..., nn.Module]

@@ -19,7 +19,8 @@ from torch import Tensor, nn
 
 from .config import TrainConfig
 from .data import BatchIterator, ImageDataset
-from .train import autocast, seed_everything, train_model
+from .train import train_model
+from .runtime import autocast, seed_everything
 
 
 @dataclass(frozen=True)

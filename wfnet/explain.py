@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .data import ImageDataset
-from .train import predict
+from .runtime import predict
 from .wrap import WFModel
 
 OPEN, CLOSED = 60.0, -60.0  # alpha values whose sigmoid is 1 and 0 in float32

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from .data import ImageDataset
 from .mia import (MIAConfig, MIAResult, class_mia, mia_efficacy, mia_features, model_mia, per_class_mia,
                   wf_mia)
-from .train import predict
+from .runtime import predict
 
 __all__ = [
     "ClassScores", "MIAConfig", "MIAResult", "UnlearningScores", "aggregate", "class_mia", "class_scores",

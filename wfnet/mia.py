@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from .data import ImageDataset
 from .results import finite_or_none
-from .train import predict
+from .runtime import predict
 
 FEATURES = ("confidence", "entropy", "m_entropy")  # the attack features this module knows
 

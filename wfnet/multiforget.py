@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from .data import ImageDataset
 from .layers import COMBINES, check_combine
-from .train import predict
+from .runtime import predict
 from .wrap import WFModel
 
 

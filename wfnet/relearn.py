@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import BatchIterator, ImageDataset
-from .train import autocast, predict, seed_everything
+from .runtime import autocast, predict, seed_everything
 from .wrap import WFModel
 
 

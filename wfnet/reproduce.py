@@ -34,7 +34,8 @@ from .provenance import git_commit, provenance, resolve_device
 from .relearn import relearn_time, trainable_copy
 from .results import (METHODS, RELATIONSHIPS, finite_or_none, read_result, result_dir, result_path,
                       retrained_class_path, write_result)
-from .train import predict, train_model
+from .train import train_model
+from .runtime import predict
 from .untrain import untrain
 from .wrap import wrap
 

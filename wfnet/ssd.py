@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from .baselines import class_index
 from .data import BatchIterator, ImageDataset
-from .train import autocast
+from .runtime import autocast
 
 Importances = dict[str, Tensor]
 

@@ -12,20 +12,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .data import BatchIterator, ImageDataset, ImageSplit
+from .data import BatchIterator, ImageDataset
 from .errors import WFNetError
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def use_fast_kernels(device: torch.device) -> None:
-    """cuDNN picks the fastest convolution for each (fixed) shape: the loops here keep shapes
-    fixed (drop_last), so the one-off search pays back within an epoch. No effect on a CPU."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
+from .runtime import accuracy, autocast, seed_everything, use_fast_kernels
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -46,10 +35,6 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
         return (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def autocast(device: torch.device, enabled: bool) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
 @dataclass
@@ -99,22 +84,3 @@ def train_model(
     model.eval()
     acc = accuracy(model, data.test, data, device)
     return TrainResult(model, acc, wall, seen / max(wall, 1e-9))
-
-
-@torch.no_grad()
-def predict(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device,
-            batch_size: int = 512, index: Tensor | None = None, **forward_kwargs: object) -> Tensor:
-    """Logits (float32, on CPU) for every sample of ``split`` (or ``index``), in order.
-
-    ``model`` is moved to ``device`` first: a caller never has to know where it was built."""
-    model.to(device).eval()
-    out = []
-    for x, _ in BatchIterator(split, batch_size, data.mean, data.std, device, index=index):
-        with autocast(device, True):
-            out.append(model(x, **forward_kwargs).float())
-    return torch.cat(out).cpu() if out else torch.empty(0, data.num_classes)  # one device sync
-
-
-def accuracy(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device) -> float:
-    logits = predict(model, split, data, device)
-    return 100.0 * (logits.argmax(1) == split.labels.cpu()).float().mean().item()

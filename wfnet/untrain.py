@@ -19,7 +19,7 @@ from .config import UntrainConfig
 from .data import BatchIterator, ImageDataset, stratified_split
 from .errors import WFNetError
 from .loss import FORGET_TERMS, REGULARIZERS, wf_loss
-from .train import autocast, seed_everything
+from .runtime import autocast, seed_everything
 from .wrap import WFModel
 
 

@@ -36,7 +36,7 @@ import torch
 from .data import ImageDataset
 from .layers import COMBINES, check_combine, select_gates
 from .metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
-from .train import predict
+from .runtime import predict
 from .wrap import WFModel
 
 NONE = -1  # the selector value of "forget nothing" (the original model)
