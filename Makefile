@@ -42,8 +42,8 @@ RES := results/$(PRESET)/$(DATASET)/$(BACKBONE)
 # matches and recompute the others (a changed default changes the key)
 WFNET_SRC := $(shell find wfnet -name '*.py')
 BOOK_STAMP := _build/html/.built
-BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) wfnet/report.py \
-	wfnet/widgets.py wfnet/paper_values.py
+BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) wfnet/report/tables.py \
+	wfnet/report/widgets.py wfnet/report/paper_values.py
 
 book: $(BOOK_STAMP)
 
@@ -74,16 +74,17 @@ $(EXEC)/03_baselines_pm.ipynb: $(EXEC)/02_untrain_wfnet_pm.ipynb $(RES)/retraine
 # result files are written by the notebooks above; a missing one makes them run again
 $(RES)/%.json: ;
 
-# beyond the paper (issue 10): class sets, MIA, SalUn, from the same cached checkpoints
+# beyond the paper: class sets, SalUn and SSD, and the scorecard of every method (MIA, gap to the
+# retrained model), from the same cached checkpoints
 BEYOND_STAMP := $(EXEC)/beyond.stamp
-$(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb wfnet/beyond.py wfnet/mia.py wfnet/multiforget.py wfnet/salun.py
-	$(PY) -m wfnet.beyond --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) --device $(DEVICE) \
-		--no-progress --mia-methods original wfnet salun random_labels negative_gradients
+$(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb $(WFNET_SRC)
+	$(VENV)/bin/wfnet beyond --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) --device $(DEVICE) \
+		--no-progress
 	touch $@
 
 # the baselines' hyper-parameter search (validation split of the training set), shown on the ablation page
 SEARCH := $(RES)/baseline_search.json
-$(SEARCH): $(STAMP) wfnet/baseline_search.py wfnet/baselines.py wfnet/presets.py
+$(SEARCH): $(STAMP) wfnet/experiments/baseline_search.py wfnet/methods/baselines.py wfnet/experiments/presets.py
 	$(VENV)/bin/wfnet search-baselines --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
 		--device $(DEVICE) --out results --no-progress
 

@@ -35,9 +35,10 @@ seed = 0
 progress = True
 
 # %%
-from wfnet import paper_values, report
-from wfnet.presets import PRESETS
-from wfnet.reproduce import reproduce
+from wfnet import report
+from wfnet.report import paper_values
+from wfnet.experiments.presets import PRESETS
+from wfnet.experiments.reproduce import reproduce
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 print(f"{dataset} / {backbone} / preset {preset!r}: results -> {results}, checkpoints -> {runs}")

@@ -27,8 +27,9 @@ seed = 0
 progress = True
 
 # %%
-from wfnet import paper_values, report
-from wfnet.reproduce import reproduce
+from wfnet import report
+from wfnet.report import paper_values
+from wfnet.experiments.reproduce import reproduce
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,

@@ -59,7 +59,7 @@ for original, main, cost in views:
 # the held-out images (never the test set). Rule: among candidates whose validation Acc_f is at
 # most the paper's Acc_f for that cell + 1 point, the best validation Acc_r; if none forgets that
 # well, the one that forgets best. The chosen values then go into the preset by hand, which changes
-# only those baselines' result keys (`wfnet.baseline_search`).
+# only those baselines' result keys (`wfnet.experiments.baseline_search`).
 
 # %% tags=["remove-input"]
 searches = report.baseline_search_views(report.resolve(results_dir))

@@ -13,7 +13,7 @@
 #
 # Three questions the paper does not ask, answered from result files only
 # (`results/<preset>/<dataset>/<backbone>/{multiforget,mia,salun}.json`, written by
-# `wfnet.beyond.run_beyond`, which reuses the original and WF checkpoints of `wfnet reproduce`).
+# `wfnet.experiments.beyond.run_beyond`, which reuses the original and WF checkpoints of `wfnet reproduce`).
 #
 # 1. **Several classes at once.** A WF model untrains every class in one round, one row of
 #    $\alpha$ per class. A deletion request that names a set $S$ is answered with no retraining by
@@ -54,8 +54,9 @@ backbone = "resnet18"
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wfnet import beyond, report
-from wfnet.results import read_result
+from wfnet import report
+from wfnet.report import beyond
+from wfnet.experiments.results import read_result
 
 results = report.resolve(results_dir)
 runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]

@@ -30,7 +30,8 @@ results_dir = "results"
 n_layers = 3
 
 # %% tags=["remove-input"]
-from wfnet import paper_values, report
+from wfnet import report
+from wfnet.report import paper_values
 
 results = report.resolve(results_dir)
 report.show_html(report.status_html(results, "figures"))
@@ -109,7 +110,7 @@ for i, (preset_, dataset_, backbone_) in enumerate(others, 1):
 # %% tags=["remove-input"]
 import pandas as pd
 
-from wfnet import explain
+from wfnet.evaluation import explain
 from wfnet.checkpoint import load
 
 ia = report.resolve("runs/book-interactive/mnist-5k/resnet18/wf/wf.pt")

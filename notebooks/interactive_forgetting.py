@@ -36,7 +36,8 @@ layer = None               # None = the layer with the largest share of closed g
 top_k = 5
 
 # %% tags=["remove-input"]
-from wfnet import report, widgets
+from wfnet import report
+from wfnet.report import widgets
 
 root = report.resolve(model_dir)
 path = report.resolve(checkpoint) if checkpoint else root / "wf" / "wf.pt"

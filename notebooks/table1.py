@@ -21,7 +21,9 @@ results_dir = "results"
 preset = "smoke"
 
 # %% tags=["remove-input"]
-from wfnet import paper_values, report
+from wfnet import report
+from wfnet.methods import label
+from wfnet.report import paper_values
 
 results = report.resolve(results_dir)
 report.show_html(report.status_html(results, "table1"))
@@ -43,7 +45,7 @@ for paper_dataset in paper_values.PAPER_DATASETS:
     report.show(report.view_styled(view, caption=report.table1_caption(paper_dataset)))
     sources = report.discover_sources(results, paper_dataset)
     runs = report.runs_table(results, sources)
-    runs = runs[runs["method"].isin([report.METHOD_LABELS[m] for m in report.METHODS])]
+    runs = runs[runs["method"].isin([label(m) for m in report.table_methods(results)])]
     if len(runs):
         report.show("Runs behind our rows (wall time and device of every result file):")
         runs = runs.assign(date=runs["date"].map(lambda d: str(d)[:10]))

@@ -30,7 +30,8 @@ preset = "smoke"
 import plotly.graph_objects as go
 from IPython.display import HTML, display
 
-from wfnet import paper_values, report
+from wfnet import report
+from wfnet.report import paper_values
 
 results = report.resolve(results_dir)
 report.show_html(report.status_html(results, "table2"))

@@ -53,12 +53,12 @@ smoke() {  # the whole smoke pipeline, in a scratch folder; any error exits non-
   local w=(--dataset mnist-5k --backbone resnet18 --preset smoke --device "$device")
   echo "== smoke on $device ($($PY -c 'import torch; print(torch.__version__)'))"
   $PY -m wfnet.cli reproduce "${w[@]}" --out "$tmp/results" --runs "$tmp/runs" --no-progress
-  $PY -m wfnet.beyond "${w[@]}" --out "$tmp/results" --runs "$tmp/runs" --no-progress
+  $PY -m wfnet.cli beyond "${w[@]}" --out "$tmp/results" --runs "$tmp/runs" --no-progress
   $PY -m wfnet.cli ablate --dataset mnist-5k --backbone resnet18 --width 0.125 --train-epochs 1 --untrain-epochs 1 \
     --variants capped capped_clip0.1_per_row --out "$tmp/results" --runs "$tmp/runs" --device "$device" --no-progress
   $PY - "$tmp/runs/smoke/mnist-5k/resnet18/wfnet/wf.pt" "$device" <<'EOF'
 import sys
-from wfnet import widgets
+from wfnet.report import widgets
 core = widgets.load_core(sys.argv[1], None, sys.argv[2])
 states = core.states() + core.pair_states()  # every single class and every pair, as the book's page
 charts = [widgets.accuracy_svg(core, s) for s in states]  # (ipywidgets itself is a book dependency)

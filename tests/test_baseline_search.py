@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from wfnet.baseline_search import SEARCH_FILE, choose, grid, run_search
-from wfnet.baselines import FinetuneConfig
-from wfnet.results import result_path
+from wfnet.experiments.baseline_search import SEARCH_FILE, choose, grid, run_search
+from wfnet.experiments.results import result_path
+from wfnet.methods.baselines import FinetuneConfig
 
 ROWS = [{"config": "a", "acc_r": 95.0, "acc_f": 4.0}, {"config": "b", "acc_r": 91.0, "acc_f": 0.5},
         {"config": "c", "acc_r": 88.0, "acc_f": 0.0}, {"config": "d", "acc_r": 90.0, "acc_f": 1.0}]

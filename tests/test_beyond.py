@@ -11,14 +11,14 @@ import torch
 from torch.testing import assert_close
 
 from wfnet import wrap
-from wfnet.baselines import FinetuneConfig
 from wfnet.errors import WFNetError
-from wfnet.explain import OPEN
+from wfnet.evaluation.explain import OPEN
+from wfnet.evaluation.mia import MIAConfig, mia_efficacy, mia_features, model_mia
+from wfnet.evaluation.multiforget import MultiForgetConfig, evaluate_multiforget, sample_sets, set_logits
+from wfnet.evaluation.relearn import class_accuracy
 from wfnet.layers.gates import select_gates
-from wfnet.mia import MIAConfig, mia_efficacy, mia_features, model_mia
-from wfnet.multiforget import MultiForgetConfig, evaluate_multiforget, sample_sets, set_logits
-from wfnet.relearn import class_accuracy
-from wfnet.salun import SalunConfig, saliency_mask, salun
+from wfnet.methods.baselines import FinetuneConfig
+from wfnet.methods.salun import SalunConfig, saliency_mask, salun
 from wfnet.runtime import predict
 
 from .conftest import synthetic_dataset
@@ -201,7 +201,7 @@ def test_salun_moves_only_salient_weights(trained_toy):
 # -- the book's chapter reads result files only --------------------------------------------------------
 
 def test_chapter_tables_say_not_run_without_results(tmp_path):
-    from wfnet.beyond import cost_frame, methods_frame, mia_caveat, multiforget_findings, multiforget_frame
+    from wfnet.report.beyond import cost_frame, methods_frame, mia_caveat, multiforget_findings, multiforget_frame
 
     table = methods_frame(tmp_path, "smoke", "mnist-5k", "resnet18")
     assert "SalUn †" in table.index and (table == "not run").all().all()
@@ -210,7 +210,7 @@ def test_chapter_tables_say_not_run_without_results(tmp_path):
 
 
 def test_pair_matrix_is_symmetric_with_single_rows_on_the_diagonal(trained_toy):
-    from wfnet.beyond import multiforget_frame, pair_matrix
+    from wfnet.report.beyond import multiforget_frame, pair_matrix
 
     model, data = trained_toy
     mf = evaluate_multiforget(_random_alpha(wrap(model, data.num_classes), seed=3), data, CPU,
@@ -224,27 +224,35 @@ def test_pair_matrix_is_symmetric_with_single_rows_on_the_diagonal(trained_toy):
 # -- end to end on real data (CI runs slow tests) ------------------------------------------------------
 
 @pytest.mark.slow
-def test_run_beyond_writes_its_three_files_and_reuses_them(tmp_path):
+def test_run_beyond_writes_its_files_and_reuses_them(tmp_path):
+    """Class sets, the methods beyond the paper (registered: SalUn, SSD) and the scorecard of every
+    method with a result; single-class methods' MIA comes from their own files (no re-unlearning)."""
     import time
 
-    from wfnet.beyond import run_beyond
-    from wfnet.results import read_result
+    from wfnet.experiments.beyond import run_beyond
+    from wfnet.experiments.reproduce import reproduce
+    from wfnet.experiments.results import read_result
 
     from .test_reproduce import MICRO
 
-    kwargs = dict(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", device="cpu", progress=False,
-                  mia_methods=("original", "wfnet", "salun"), multiforget=MultiForgetConfig(pairs=False, n_triples=2))
-    out = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)  # ~14 min on 2 busy cores with all 45 pairs
+    where = dict(results_dir=tmp_path / "results", runs_dir=tmp_path / "runs", device="cpu", progress=False)
+    reproduce("mnist-5k", "resnet18", MICRO, methods=["original", "wfnet", "random_labels"], **where)
+    kwargs = dict(**where, multiforget=MultiForgetConfig(pairs=False, n_triples=2))
+    out = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)
     assert len(out["multiforget"]["sets"]) == 2
-    salun_res = read_result(tmp_path / "results", "micro", "mnist-5k", "resnet18", "salun")
-    assert {"acc_r", "acc_f", "zrf", "rt", "rt_failed", "per_class", "provenance"} <= set(salun_res)
-    assert len(salun_res["provenance"]["unlearn_wall_seconds_per_class"]) == 10
+    for method in ("salun", "ssd"):
+        res = read_result(tmp_path / "results", "micro", "mnist-5k", "resnet18", method)
+        assert {"acc_r", "acc_f", "zrf", "rt", "rt_failed", "per_class", "provenance"} <= set(res)
+        assert len(res["provenance"]["unlearn_wall_seconds_per_class"]) == 10
+        assert {"mia", "accuracy"} <= set(res["per_class"][0])
     mia = read_result(tmp_path / "results", "micro", "mnist-5k", "resnet18", "mia")
-    assert set(mia["methods"]) == {"original", "wfnet", "salun"}
-    assert all(0.0 <= v["mia_efficacy"] <= 1.0 for v in mia["methods"].values())
+    assert set(mia["methods"]) == {"original", "wfnet", "random_labels", "salun", "ssd"}
+    assert all(0.0 <= v["mia_efficacy"] <= 1.0 and set(v["scorecard"]) == {"ua", "ra", "ta", "mia"}
+               for v in mia["methods"].values())
+    assert mia["methods"]["random_labels"]["wall_seconds"] is None  # read from its file, not measured again
     start = time.perf_counter()
     again = run_beyond("mnist-5k", "resnet18", MICRO, **kwargs)
-    assert time.perf_counter() - start < 30 and again["salun"] == salun_res  # reused, not recomputed
+    assert time.perf_counter() - start < 30 and again["mia"] == mia  # reused, not recomputed
 
 
 def test_scorecard_accuracies_by_hand():
@@ -252,7 +260,7 @@ def test_scorecard_accuracies_by_hand():
     TA the other test images."""
     from types import SimpleNamespace
 
-    from wfnet.mia import class_accuracies
+    from wfnet.evaluation.mia import class_accuracies
 
     one_hot = lambda ys: torch.nn.functional.one_hot(torch.tensor(ys), 3).float()  # noqa: E731
     data = SimpleNamespace(train=SimpleNamespace(labels=torch.tensor([0, 0, 1, 1, 2])),
@@ -266,7 +274,7 @@ def test_scorecard_accuracies_by_hand():
 def test_gap_frame_measures_every_method_against_the_retrained_model(tmp_path):
     import json
 
-    from wfnet.beyond import gap_frame
+    from wfnet.report.beyond import gap_frame
 
     cards = {"retrained": {"ua": 100.0, "ra": 99.0, "ta": 95.0, "mia": 100.0},
              "wfnet": {"ua": 98.0, "ra": 96.0, "ta": 94.0, "mia": 90.0},

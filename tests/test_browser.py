@@ -223,9 +223,10 @@ def test_tables_fit_the_text_column(browser: Any, site: str, page: str):
 
 
 def _expected_pair(pair: tuple[int, int]) -> dict[str, float]:
-    """The pair's accuracies computed afresh from the checkpoint (wfnet.multiforget, product)."""
-    from wfnet.multiforget import set_logits, set_scores
-    from wfnet.widgets import load_core
+    """The pair's accuracies computed afresh from the checkpoint (wfnet.evaluation.multiforget, product)."""
+    from wfnet.report.tables.widgets import load_core
+
+    from wfnet.evaluation.multiforget import set_logits, set_scores
 
     core = load_core(INTERACTIVE_MODEL / "wf" / "wf.pt", os.environ.get("WFNET_DATA_ROOT"))
     return set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)

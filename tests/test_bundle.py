@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from wfnet.bundle import MANIFEST, collect, pack, snapshot
 from wfnet.cli import main
 from wfnet.errors import WFNetError
-from wfnet.presets import PRESETS
+from wfnet.experiments.bundle import MANIFEST, collect, pack, snapshot
+from wfnet.experiments.presets import PRESETS
+from wfnet.experiments.results import result_path
 from wfnet.provenance import REPO_ROOT
-from wfnet.results import result_path
 
 HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
 GPU = "NVIDIA H100 80GB HBM3"

@@ -137,7 +137,7 @@ def test_ablate_refuses_a_wf_checkpoint(tmp_path, tiny_checkpoint, capsys):
 
 def test_ablation_variants_do_not_lean_on_moving_defaults():
     """A variant named after a choice states it, so changing a default cannot change its meaning."""
-    from wfnet.ablation import VARIANTS
+    from wfnet.experiments.ablation import VARIANTS
 
     for name, over in VARIANTS.items():
         assert {"forget_term", "clip_grad_norm"} <= over.keys(), name

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from wfnet.data import (BatchIterator, ImageTensors, augment_batch, load_dataset, safe_extract,
-                        stratified_split)
+from wfnet.data import BatchIterator, ImageTensors, augment_batch, load_dataset, safe_extract, stratified_split
 from wfnet.errors import DatasetNotFoundError, WFNetError
 
 from .conftest import SHARED_DATA

@@ -15,9 +15,9 @@ from torch.utils._pytree import tree_leaves
 
 from wfnet import BackboneSpec, UntrainConfig, WFModel, create_backbone, wrap
 from wfnet.checkpoint import FORMAT_WF, load, save_wf
+from wfnet.evaluation.relearn import trainable_copy
 from wfnet.layers import FoldableBatchNorm
-from wfnet.loss import wf_loss
-from wfnet.relearn import trainable_copy
+from wfnet.methods.loss import wf_loss
 
 BACKBONES = ["vgg16", "resnet18", "vit_tiny", "vit_small"]
 WIDTH = {"vgg16": 0.125, "resnet18": 0.125, "vit_tiny": 0.34, "vit_small": 0.34}  # ViTs: 1 and 2 heads

@@ -239,7 +239,7 @@ def test_a_corrupt_cached_checkpoint_is_moved_aside(tmp_path, checkpoints, capfd
 @pytest.fixture
 def ten_class_data(monkeypatch):
     data = synthetic_dataset(num_classes=10, size=28)
-    monkeypatch.setattr("wfnet.pipeline.load_dataset", lambda name, root=None, **kw: data)
+    monkeypatch.setattr("wfnet.experiments.pipeline.load_dataset", lambda name, root=None, **kw: data)
     return data
 
 
@@ -252,8 +252,8 @@ def test_a_batch_larger_than_the_data_is_refused_before_untraining(workspace, te
 def test_non_finite_metrics_are_written_as_null_with_the_reason(workspace, ten_class_data, monkeypatch, capsys):
     """The CLI pipeline keeps its promise: a loss that is NaN is null in metrics.json, and the
     run still writes both files (it used to die at the very end, leaving wf.pt alone)."""
-    import wfnet.pipeline as pipeline
-    from wfnet.untrain import UntrainResult
+    import wfnet.experiments.pipeline as pipeline
+    from wfnet.methods.untrain import UntrainResult
 
     def diverged(model, data, cfg, device, progress=True):
         return UntrainResult(model, float("nan"), 3, 0.1, "non_finite", 0.5,
@@ -273,9 +273,9 @@ def test_non_finite_metrics_are_written_as_null_with_the_reason(workspace, ten_c
 
 
 def _nano():
-    from wfnet.baselines import FinetuneConfig
-    from wfnet.presets import PRESETS, RECIPE_GROUPS, Recipe
-    from wfnet.relearn import RelearnConfig
+    from wfnet.evaluation.relearn import RelearnConfig
+    from wfnet.experiments.presets import PRESETS, RECIPE_GROUPS, Recipe
+    from wfnet.methods.baselines import FinetuneConfig
 
     return replace(PRESETS.get("smoke"), name="nano", width=0.0625, recipes={g: Recipe(epochs=1, batch_size=32) for g in RECIPE_GROUPS},
                    untrain_epochs=1, random_labels=FinetuneConfig(epochs=1, lr=0.01, batch_size=16),
@@ -295,8 +295,8 @@ def one_thread():
 @pytest.fixture
 def synthetic_runs(tmp_path, monkeypatch, one_thread):
     data = synthetic_dataset(num_classes=2)
-    monkeypatch.setattr("wfnet.reproduce.load_dataset", lambda name, root=None, **kw: data)
-    from wfnet.reproduce import reproduce
+    monkeypatch.setattr("wfnet.experiments.reproduce.load_dataset", lambda name, root=None, **kw: data)
+    from wfnet.experiments.reproduce import reproduce
 
     def run(seed: int = 0, methods=("original", "random_labels")):
         return reproduce("synthetic", "resnet18", _nano(), tmp_path / "results", tmp_path / "runs", "cpu",
@@ -310,7 +310,7 @@ def _scores(blob: dict) -> dict:
 
 
 def test_a_seed_1_run_beside_seed_0_results_keeps_both(synthetic_runs):
-    from wfnet.results import result_path
+    from wfnet.experiments.results import result_path
 
     root, run = synthetic_runs
     first = run(0, ["original"])
@@ -353,7 +353,7 @@ def test_corrupt_results_and_caches_are_named_moved_aside_and_recomputed(synthet
 
 
 def test_a_corrupt_result_is_an_error_that_says_what_to_do_where_it_is_not_recomputed(tmp_path):
-    from wfnet.results import iter_results, read_result, result_path
+    from wfnet.experiments.results import iter_results, read_result, result_path
 
     path = result_path(tmp_path, "smoke", "mnist-5k", "resnet18", "wfnet")
     path.parent.mkdir(parents=True)
@@ -401,10 +401,10 @@ def test_a_truncated_tensor_cache_is_moved_aside(tmp_path, capfd):
 
 
 def test_ablation_of_another_width_never_overwrites_a_committed_result(tmp_path, monkeypatch, one_thread):
-    from wfnet.ablation import run_ablation
+    from wfnet.experiments.ablation import run_ablation
 
     data = synthetic_dataset(n_per_class=48, size=16)
-    monkeypatch.setattr("wfnet.ablation.load_dataset", lambda name, root=None, **kw: data)
+    monkeypatch.setattr("wfnet.experiments.ablation.load_dataset", lambda name, root=None, **kw: data)
     folder = tmp_path / "results" / "ablation" / "synthetic" / "resnet18"
     folder.mkdir(parents=True)
     committed = {"key": "old", "variant": "capped", "acc_r": 60.46, "acc_f": 0.0, "zrf": 0.8,

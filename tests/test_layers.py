@@ -11,7 +11,6 @@ from wfnet import WFConv2d, WFLinear, WFNetError, create_backbone, wrap
 from wfnet.layers import GateSelection, select_gates
 
 
-
 def _randomize_alpha(model, seed=0):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -10,8 +10,16 @@ from torch.testing import assert_close
 
 from wfnet import wrap
 from wfnet.config import UntrainConfig
-from wfnet.loss import (class_mean_reciprocal, class_mean_reciprocal_capped, expand_labels,
-                        l1_closed, reciprocal_mean, reciprocal_per_sample, split_batch, wf_loss)
+from wfnet.methods.loss import (
+    class_mean_reciprocal,
+    class_mean_reciprocal_capped,
+    expand_labels,
+    l1_closed,
+    reciprocal_mean,
+    reciprocal_per_sample,
+    split_batch,
+    wf_loss,
+)
 
 
 def test_expand_labels_shapes_and_never_own_row():
@@ -83,7 +91,7 @@ def _grads(*shapes: tuple[int, int]) -> list[torch.Tensor]:
 
 
 def test_per_row_clip_bounds_every_class_row_across_layers():
-    from wfnet.untrain import clip_alpha_grads
+    from wfnet.methods.untrain import clip_alpha_grads
 
     alphas = _grads((5, 7), (5, 3))
     before = [a.grad.clone() for a in alphas]
@@ -96,7 +104,7 @@ def test_per_row_clip_bounds_every_class_row_across_layers():
 
 
 def test_per_row_clip_leaves_small_rows_and_global_clip_matches_torch():
-    from wfnet.untrain import clip_alpha_grads
+    from wfnet.methods.untrain import clip_alpha_grads
 
     alphas = _grads((4, 6))
     before = alphas[0].grad.clone()

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from wfnet.metrics import js_divergence, scores_from_logits, zrf_score
+from wfnet.evaluation.metrics import js_divergence, scores_from_logits, zrf_score
 
 
 def test_js_identical_is_zero_and_disjoint_is_ln2():
@@ -52,8 +52,8 @@ def test_acc_r_acc_f_per_class_on_a_hand_made_case():
 
 
 def test_membership_inference_is_served_by_metrics():
-    """Issue 10: the MIA evaluation is part of wfnet.metrics (implemented in wfnet.mia)."""
-    from wfnet import metrics, mia
+    """Issue 10: the MIA evaluation is part of wfnet.evaluation.metrics (implemented in wfnet.evaluation.mia)."""
+    from wfnet.evaluation import metrics, mia
 
     for name in ("MIAConfig", "MIAResult", "mia_features", "mia_efficacy", "class_mia", "model_mia",
                  "wf_mia", "per_class_mia"):

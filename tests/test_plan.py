@@ -10,9 +10,9 @@ import pytest
 
 from wfnet.cli import main
 from wfnet.errors import WFNetError
-from wfnet.plan import BACKBONE_ORDER, PIECE_LIMIT_S, next_pieces, plan
-from wfnet.presets import PRESETS
-from wfnet.results import result_path, retrained_class_path
+from wfnet.experiments.plan import BACKBONE_ORDER, PIECE_LIMIT_S, next_pieces, plan
+from wfnet.experiments.presets import PRESETS
+from wfnet.experiments.results import result_path, retrained_class_path
 
 
 def test_plan_covers_every_cell_of_the_paper_within_one_command():
@@ -79,7 +79,7 @@ def test_next_pieces_fit_the_budget_in_queue_order(tmp_path):
 def test_per_method_keys_keep_wfnet_when_a_baseline_is_retuned():
     from dataclasses import replace
 
-    from wfnet.baselines import FinetuneConfig
+    from wfnet.methods.baselines import FinetuneConfig
 
     paper = PRESETS.get("paper")
     retuned = replace(paper, random_labels=FinetuneConfig(epochs=3, lr=0.003))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch.testing import assert_close
 
 from wfnet.layers import GateSelection, WFConv2d, WFLinear
-from wfnet.loss import expand_labels
+from wfnet.methods.loss import expand_labels
 
 DTYPES = st.sampled_from([torch.float32, torch.bfloat16])
 TOL = {torch.float32: dict(atol=1e-5, rtol=1e-4), torch.bfloat16: dict(atol=5e-2, rtol=5e-2)}

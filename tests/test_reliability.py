@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import re
 import gzip
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import torch
 from wfnet import WFNetError, wrap
 from wfnet.config import TrainConfig, UntrainConfig
 from wfnet.data import ImageDataset, ImageTensors, load_dataset
+from wfnet.methods.untrain import untrain
 from wfnet.train import train_model
-from wfnet.untrain import untrain
 
 from .conftest import TinyCNN, synthetic_dataset
 
@@ -84,7 +84,7 @@ def test_num_classes_mismatch_is_refused():
 
 def test_non_finite_loss_stops_and_keeps_the_best_alpha(trained_toy, monkeypatch):
     model, data = trained_toy
-    import wfnet.untrain as mod
+    import wfnet.methods.untrain as mod
 
     real = mod.wf_loss
     calls = {"n": 0}
@@ -159,7 +159,8 @@ def test_a_config_is_checked_when_it_is_made(cls, changes, message):
 
 
 def test_non_finite_numbers_become_null_with_their_reason():
-    from wfnet.results import null_non_finite, with_null_reasons
+    from wfnet.experiments.results import with_null_reasons
+    from wfnet.io import null_non_finite
 
     clean, reasons = null_non_finite({"a": float("nan"), "b": [1.0, float("-inf")], "c": {"d": 2}})
     assert clean == {"a": None, "b": [1.0, None], "c": {"d": 2}}

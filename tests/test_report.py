@@ -1,4 +1,4 @@
-"""wfnet.report and wfnet.paper_values: honest tables from result files, on fake results in tmp.
+"""wfnet.report.tables and wfnet.report.paper_values: honest tables from result files, on fake results in tmp.
 
 The fake result files are written into pytest's tmp_path only: every number in the repository
 comes from real runs.
@@ -16,9 +16,12 @@ import pytest
 
 matplotlib.use("Agg")
 
-from wfnet import paper_values as pv  # noqa: E402
 from wfnet import report  # noqa: E402
-from wfnet.results import METHODS, RELATIONSHIPS, write_result  # noqa: E402
+from wfnet.experiments.results import RELATIONSHIPS, write_result  # noqa: E402
+from wfnet.methods import method_names  # noqa: E402
+from wfnet.report import paper_values as pv  # noqa: E402
+
+METHODS = method_names(in_paper=True)  # the paper's Table 1 rows
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_TEXT = ROOT.parent / "shared" / "paper" / "wfnet-paper.txt"
@@ -27,7 +30,7 @@ DIGITS = tuple(str(i) for i in range(10))
 
 def write_fake_results(root: Path, preset: str = "smoke", dataset: str = "mnist-5k",
                        backbone: str = "resnet18", methods: tuple[str, ...] = METHODS) -> None:
-    """Result files shaped like wfnet.results writes them, with made-up numbers (tests only)."""
+    """Result files shaped like wfnet.experiments.results writes them, with made-up numbers (tests only)."""
     for i, method in enumerate(methods):
         payload = {
             "acc_r": 90.0 + i, "acc_f": 0.5 * i, "zrf": 0.4 + 0.01 * i,

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from wfnet.presets import PRESETS, RECIPE_GROUPS, Recipe
-from wfnet.relearn import RelearnConfig
-from wfnet.reproduce import reproduce
-from wfnet.results import METHODS, RELATIONSHIPS, result_path
+from wfnet.evaluation.relearn import RelearnConfig
+from wfnet.experiments.presets import PRESETS, RECIPE_GROUPS, Recipe
+from wfnet.experiments.reproduce import reproduce
+from wfnet.experiments.results import RELATIONSHIPS, result_path
+from wfnet.methods import method_names
+
+METHODS = method_names(in_paper=True)  # the paper's Table 1 rows
 
 # a preset small enough for the kill-and-resume test: every method, every metric, minutes on CPU
 MICRO = replace(PRESETS.get("smoke"), name="micro", recipes={g: Recipe(epochs=1) for g in RECIPE_GROUPS},
@@ -38,7 +41,7 @@ def _numbers(results_dir: Path) -> dict[str, dict[str, object]]:
 
 
 def _run_cli(results: Path, runs: Path, log: Path) -> subprocess.Popen[bytes]:
-    code = ("import sys; from tests.test_reproduce import MICRO; from wfnet.reproduce import reproduce; "
+    code = ("import sys; from tests.test_reproduce import MICRO; from wfnet.experiments.reproduce import reproduce; "
             f"reproduce('mnist-5k', 'resnet18', MICRO, {str(results)!r}, {str(runs)!r}, 'cpu', progress=False)")
     with open(log, "ab") as fh:  # a file, not a pipe: a chatty child can never block on it
         return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
@@ -103,7 +106,7 @@ def test_killed_run_resumes_to_the_same_numbers(uninterrupted, tmp_path):
 
 def test_cache_key_follows_derived_configs(monkeypatch):
     """A changed default in wfnet.config must invalidate cached runs, not be served stale."""
-    import wfnet.presets as presets
+    import wfnet.experiments.presets as presets
     from wfnet.config import UntrainConfig
 
     smoke = PRESETS.get("smoke")
@@ -119,13 +122,13 @@ def test_random_reference_does_not_depend_on_what_was_loaded_first(tmp_path):
     resumed run reaches it in another order (this once shifted M*'s initialisation)."""
     import torch
 
-    from wfnet.reproduce import Run
+    from wfnet.experiments.reproduce import Run
 
     from .conftest import synthetic_dataset
 
     data = synthetic_dataset()
     first = Run(data, "resnet18", MICRO, tmp_path, torch.device("cpu"), 0, False)
-    first.original  # trains and caches the original, then M*
+    first.original_model()  # trains and caches the original, then M*
     uninterrupted = first.random_logits
     resumed = Run(data, "resnet18", MICRO, tmp_path, torch.device("cpu"), 0, False)
     assert torch.equal(resumed.random_logits, uninterrupted)  # original not loaded beforehand

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from wfnet.ssd import SSDConfig, dampen, importances, ssd
+from wfnet.methods.ssd import SSDConfig, dampen, importances, ssd
 from wfnet.runtime import accuracy, predict
 
 

@@ -8,7 +8,7 @@ import torch
 
 from wfnet.config import TrainConfig, scaled_batch, train_defaults
 from wfnet.data import BatchIterator, ImageTensors
-from wfnet.presets import PRESETS, RECIPE_GROUPS, recipe_group
+from wfnet.experiments.presets import PRESETS, RECIPE_GROUPS, recipe_group
 from wfnet.train import make_optimizer
 
 

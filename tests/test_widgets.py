@@ -1,4 +1,4 @@
-"""wfnet.widgets: the live callbacks and the static page, driven in-process (no browser, no kernel)."""
+"""wfnet.report.widgets: the live callbacks and the static page, driven in-process (no browser, no kernel)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import torch
 matplotlib.use("Agg")
 
 import wfnet  # noqa: E402
-from wfnet import widgets  # noqa: E402
-from wfnet.metrics import evaluate_wf, random_reference  # noqa: E402
+from wfnet.evaluation.metrics import evaluate_wf, random_reference  # noqa: E402
+from wfnet.report import widgets  # noqa: E402
 
 from .conftest import TinyCNN, synthetic_dataset  # noqa: E402
 
@@ -159,8 +159,8 @@ def test_static_page_precomputes_every_state_and_pair_and_jslinks(core: widgets.
 
 
 def test_static_page_pair_values_are_those_of_multiforget(core: widgets.ForgettingCore):
-    """A pair's numbers on the page are wfnet.multiforget's (the beyond chapter's heatmaps)."""
-    from wfnet.multiforget import set_logits, set_scores
+    """A pair's numbers on the page are wfnet.evaluation.multiforget's (the beyond chapter's heatmaps)."""
+    from wfnet.evaluation.multiforget import set_logits, set_scores
 
     for pair in ((0, 3), (1, 2)):
         expected = set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
@@ -178,7 +178,7 @@ def test_static_page_without_pairs_is_one_dropdown_and_one_stack(core: widgets.F
 
 
 def test_explorer_forgets_a_set_with_either_combination(core: widgets.ForgettingCore):
-    from wfnet.multiforget import set_logits, set_scores
+    from wfnet.evaluation.multiforget import set_logits, set_scores
 
     explorer = widgets.ForgettingExplorer(core, k=3)
     for combine in ("product", "min"):
@@ -297,8 +297,9 @@ def test_summary_explains_the_gates(core: widgets.ForgettingCore):
 
 
 def test_static_page_images_are_small_palette_pngs(core: widgets.ForgettingCore):
-    from PIL import Image
     import io as _io
+
+    from PIL import Image
 
     state = core.state(1)
     full = widgets.grid_png(core, state)

@@ -1,8 +1,10 @@
 """wfnet: multi-class unlearning via Weight Filtering (Poppi et al., IEEE Intelligent Systems 2024).
 
-The public API: build a backbone, ``wrap`` it; then ``wfnet.untrain.untrain`` every class in one
-round, score it with ``wfnet.metrics``, or run a whole Table-1 column with ``wfnet.reproduce``
-(functions stay in their modules so that no name shadows a submodule).
+The public API: build a backbone, ``wrap`` it; then ``wfnet.methods.untrain.untrain`` every class
+in one round, score it with ``wfnet.evaluation.metrics``, or run a whole Table-1 column with
+``wfnet.experiments.reproduce``. The folders follow the roles: ``layers`` and ``wrap`` (the WF
+model), ``methods`` (the registry of unlearning methods), ``evaluation`` (the paper's metrics and
+more), ``experiments`` (protocols and result files), ``report`` (the book), ``data``.
 """
 
 from .backbones import BACKBONES, BackboneSpec, create_backbone

@@ -43,6 +43,16 @@ class Loaded:
     model: nn.Module
     spec: BackboneSpec
     meta: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def dataset(self) -> str:
+        """The dataset the checkpoint was trained on (its provenance names it), or a clear error."""
+        prov = self.meta.get("provenance", self.meta)
+        name = prov.get("dataset") if isinstance(prov, dict) else None
+        if not name or not isinstance(name, str):
+            raise CheckpointError(f"{self.path or 'the checkpoint'} does not say which dataset it was trained on")
+        return name
 
 
 def content_sha256(blob: dict[str, Any]) -> str:
@@ -196,7 +206,7 @@ def load(path: Path | str, expect_backbone: str | None = None, expect_classes: i
         raise CheckpointError(f"{path} was altered or damaged after it was saved (its content does not match the "
                               "sha256 recorded then); do not use it: retrain it, or restore the original file")
     model.eval()
-    return Loaded("wf" if targets is not None else "original", model, spec, meta)
+    return Loaded("wf" if targets is not None else "original", model, spec, meta, path)
 
 
 def load_cached(path: Path, key: str, kind: str | None = None) -> Loaded | None:

@@ -1,4 +1,5 @@
-"""``wfnet`` command line: train, untrain, evaluate, reproduce, ablate, plan, next, collect, datasets.
+"""``wfnet`` command line: one small function per command (``COMMANDS``): train, untrain, evaluate,
+reproduce, beyond, ablate, search-baselines, plan, next, collect, datasets.
 
 Bad input exits 2 with one line, before any data is loaded or any model trained: every value of
 every command (and of ``--set``) is checked first, and every output folder is checked writable
@@ -32,6 +33,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=Path, default=None,
                    help="folder with the datasets (default $WFNET_DATA_ROOT or ./data)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def _cell(p: argparse.ArgumentParser) -> None:
+    """The arguments of every command that works on one dataset x backbone of a preset."""
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--preset", default="smoke", help="smoke (CPU, minutes) or paper (GPU, hours)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--allow-slow", action="store_true", help="run a GPU-only preset (paper) on a CPU anyway")
+    _common(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,27 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("reproduce", help="every method and metric of Tables 1-2 for one dataset x backbone")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--preset", default="smoke", help="smoke (CPU, minutes) or paper (GPU, hours)")
-    p.add_argument("--out", type=Path, default=Path("results"), help="results folder")
+    _cell(p)
     p.add_argument("--runs", type=Path, default=Path("runs"), help="cache of checkpoints and partial runs")
-    p.add_argument("--methods", nargs="+", default=None, help="subset of methods (default: all)")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="registered methods to run (default: the paper's five; see wfnet.methods)")
     p.add_argument("--classes", type=int, nargs="+", default=None,
                    help="with --methods retrained: build only these classes (retrained.json once all are done)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--allow-slow", action="store_true", help="run a GPU-only preset (paper) on a CPU anyway")
-    _common(p)
+
+    p = sub.add_parser("beyond", help="beyond the paper: class sets, SalUn and SSD, the scorecard (MIA, gap to "
+                                      "the retrained model) from the cached models of reproduce")
+    _cell(p)
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="cache shared with wfnet reproduce")
 
     p = sub.add_parser("search-baselines", help="choose random labels' / negative gradients' hyper-parameters "
                                                 "on a validation split of the training set")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--preset", default="smoke")
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--allow-slow", action="store_true")
-    _common(p)
+    _cell(p)
 
     p = sub.add_parser("plan", help="the paper-scale queue: every piece of GPU work, its estimate and state")
     p.add_argument("--preset", default="paper")
@@ -137,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 # -- checks of every value, before any data is loaded or any model trained -------------------------
 
 # Training images/s of each backbone on this project's 2-core CPU (README "Speed", batch 128,
-# 1x28x28): with wfnet.plan's GPU throughput, the rough factor a CPU run of a GPU preset takes.
+# 1x28x28): with wfnet.experiments.plan's GPU throughput, the rough factor a CPU run of a GPU preset takes.
 CPU_TRAIN_IMAGES_PER_S = {"resnet18": 60.0, "vgg16": 79.0, "vit_tiny": 63.0, "vit_small": 19.0}
 
 
@@ -170,7 +176,7 @@ def _seed(value: int) -> None:
 def _names(dataset: str | None = None, backbone: str | None = None, preset: str | None = None) -> None:
     from .backbones import BACKBONES
     from .data import DATASETS
-    from .presets import PRESETS
+    from .experiments.presets import PRESETS
 
     if preset is not None:
         PRESETS.get(preset)
@@ -198,9 +204,9 @@ def _duration(seconds: float) -> str:
 def slow_estimate(preset: str, dataset: str, backbone: str, methods: Sequence[str] | None = None,
                   search: bool = False) -> str:
     """'about N on an H200 ..., so roughly M on a 2-core CPU', or '' when there is no estimate
-    (a dataset or backbone without measurements in wfnet.plan). A rough, labelled estimate."""
-    from .plan import THROUGHPUT, pieces_for
-    from .presets import PRESETS
+    (a dataset or backbone without measurements in wfnet.experiments.plan). A rough, labelled estimate."""
+    from .experiments.plan import THROUGHPUT, pieces_for
+    from .experiments.presets import PRESETS
 
     try:
         pieces = [x for x in pieces_for(PRESETS.get(preset), dataset, backbone) if (x.part == "search") == search
@@ -214,7 +220,7 @@ def slow_estimate(preset: str, dataset: str, backbone: str, methods: Sequence[st
 
 
 def _refuse_slow(preset: str, device: torch.device, allow_slow: bool, estimate: str) -> None:
-    from .presets import PRESETS
+    from .experiments.presets import PRESETS
 
     if PRESETS.get(preset).gpu_only and device.type != "cuda" and not allow_slow:
         raise WFNetError(f"the {preset!r} preset is sized for a GPU ({estimate or 'GPU-hours; days on a CPU'}); "
@@ -226,151 +232,213 @@ def _fmt(value: object, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def run(args: argparse.Namespace) -> int:
+def _device(args: argparse.Namespace) -> torch.device:
     import torch
 
-    from .config import override, parse_assignments, scaled_batch, train_defaults, untrain_defaults
-    from .data import list_available, load_dataset
-    from .pipeline import check_output_folder, evaluate_checkpoint, train_original, untrain_checkpoint
     from .provenance import resolve_device
 
-    if args.command == "datasets":
-        for name, where in list_available(args.data_root):
-            print(f"{name:14s} {where}")
-        return 0
-    if args.command == "plan":
-        from .plan import plan, plan_table
-
-        print(plan_table(plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds)), args.results))
-        return 0
-    if args.command == "collect":
-        from .bundle import collect
-
-        _outputs(("--results", args.results))
-        landed = collect(args.bundle, args.results)
-        print(f"collected {len(landed)} files into {args.results}:")
-        for rel in landed:
-            print(f"  {rel}")
-        return 0
     device = resolve_device(args.device)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    progress = not args.no_progress
-    if args.command == "next":
-        from .plan import plan
-        from .queue import run_next
+    return device
 
-        _positive("budget", args.budget)
-        plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds))  # bad names fail before any work
-        _outputs(("--results", args.results), ("--runs", args.runs), ("--bundle-dir", args.bundle_dir))
-        ran, bundle = run_next(args.budget, args.preset, str(device), args.results, args.runs, args.bundle_dir,
-                               args.dataset, args.backbone, log=lambda line: print(line, flush=True),
-                               fill=args.fill, **_seeds(args.seeds))
-        failed = [r.piece.id for r in ran if r.returncode != 0]
-        print(f"ran {len(ran)} pieces ({len(failed)} failed: {failed}); bundle: {bundle}")
-        return 1 if failed else 0
-    if args.command == "train":
-        _names(dataset=args.dataset, backbone=args.backbone)  # bad names fail before any data loads
-        _at_least("epochs", args.epochs, 1)
-        _at_least("batch-size", args.batch_size, 2)
-        _positive("lr", args.lr)
-        _width(args.width)
-        _seed(args.seed)
-        cfg = scaled_batch(train_defaults(args.backbone), args.batch_size)
-        cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed)  # checked as it is made
-        _outputs(("--out", args.out))
-        check_output_folder(args.out, "train")
-        data = load_dataset(args.dataset, args.data_root, download=args.download)
-        m = train_original(data, args.backbone, args.out, cfg, device, args.width, progress)
-        print(f"test accuracy {_fmt(m.get('test_acc'), '.2f')}% ({data.name}, {args.backbone}, "
-              f"{m['provenance']['wall_seconds']:.0f} s on {m['provenance']['device']}) -> {args.out}")
-        return 0
-    if args.command == "untrain":
-        from .checkpoint import load
 
-        _at_least("epochs", args.epochs, 1)
-        _positive("lr", args.lr)
-        _seed(args.seed)
-        loaded = load(args.checkpoint)
-        if loaded.kind != "original":
-            raise WFNetError(f"{args.checkpoint} is already a WF model; untrain an original model")
-        cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed)
-        cfg = override(cfg, **parse_assignments(cfg, args.assignments))  # every field checked here
-        _outputs(("--out", args.out))
-        check_output_folder(args.out, "untrain")
-        del loaded
-        m = untrain_checkpoint(args.checkpoint, args.out, cfg, device, args.data_root, progress)
-        u = m["untrain"]
-        print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {_fmt(u['best_val_loss'], '.4f')} "
-              f"-> {args.out}/wf.pt")
-        return 0
-    if args.command == "reproduce":
-        from .reproduce import reproduce
-        from .results import METHODS
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import list_available
 
-        _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
-        _seed(args.seed)
-        bad = [m for m in args.methods or [] if m not in METHODS]
-        if bad:
-            raise WFNetError(f"unknown method(s) {bad}; expected some of {list(METHODS)}")
-        if args.classes is not None:
-            if args.methods != ["retrained"]:
-                raise WFNetError("--classes selects classes of the retrained baseline: use it with --methods retrained")
-            negative = [c for c in args.classes if c < 0]
-            if negative:
-                raise WFNetError(f"--classes {negative} out of range: classes are numbered from 0")
-        _outputs(("--out", args.out), ("--runs", args.runs))
-        _refuse_slow(args.preset, device, args.allow_slow, slow_estimate(args.preset, args.dataset, args.backbone,
-                                                                         args.methods))
-        results = reproduce(args.dataset, args.backbone, args.preset, args.out, args.runs, args.device,
-                            args.data_root, args.seed, args.methods, progress, args.classes, args.allow_slow)
-        print(f"{'method':20s} {'Acc_r':>7s} {'Acc_f':>7s} {'ZRF':>6s} {'RT':>12s}")
-        for method, r in results.items():
-            rt = "-" if r.get("rt") is None else f"{r['rt']:.1f} ({r['rt_failed']})"
-            print(f"{method:20s} {_fmt(r.get('acc_r'), '7.2f'):>7s} {_fmt(r.get('acc_f'), '7.2f'):>7s} "
-                  f"{_fmt(r.get('zrf'), '6.3f'):>6s} {rt:>12s}")
-        return 0
-    if args.command == "search-baselines":
-        from .baseline_search import SEARCH_FILE, run_search
-        from .results import read_result_file, result_path
+    for name, where in list_available(args.data_root):
+        print(f"{name:14s} {where}")
+    return 0
 
-        _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
-        _seed(args.seed)
-        _outputs(("--out", args.out))
-        _refuse_slow(args.preset, device, args.allow_slow,
-                     slow_estimate(args.preset, args.dataset, args.backbone, search=True))
-        target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE, args.seed)
-        read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
-        blob = run_search(args.dataset, args.backbone, args.preset, args.out, args.device, args.seed, progress,
-                          args.allow_slow, args.data_root)
-        for method, t in blob["methods"].items():
-            print(f"{method:20s} chosen {t['chosen']}")
-        return 0
-    if args.command == "ablate":
-        from .ablation import VARIANTS, run_ablation
 
-        bad = [v for v in args.variants or [] if v not in VARIANTS]
-        if bad:
-            raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
-        _names(dataset=args.dataset, backbone=args.backbone)
-        _width(args.width)
-        _at_least("train-epochs", args.train_epochs, 1)
-        _at_least("untrain-epochs", args.untrain_epochs, 1)
-        _seed(args.seed)
-        _outputs(("--out", args.out), ("--runs", args.runs))
-        res = run_ablation(args.dataset, args.backbone, args.out, args.runs, args.width, args.train_epochs,
-                           args.untrain_epochs, args.device, args.seed, args.variants, progress,
-                           args.checkpoint, args.data_root)
-        for name, r in res.items():
-            print(f"{name:24s} Acc_r {_fmt(r.get('acc_r'), '6.2f')}  Acc_f {_fmt(r.get('acc_f'), '6.2f')}  "
-                  f"ZRF {_fmt(r.get('zrf'), '.3f')}  ({r.get('stopped')})")
-        return 0
-    if args.command == "evaluate":
-        _outputs(("--out", args.out))
-        check_output_folder(args.out, "evaluate")
-        m = evaluate_checkpoint(args.checkpoint, args.out, device, args.data_root)
-        print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
-        return 0
-    raise AssertionError(args.command)
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .experiments.plan import plan, plan_table
+
+    print(plan_table(plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds)), args.results))
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from .experiments.bundle import collect
+
+    _outputs(("--results", args.results))
+    landed = collect(args.bundle, args.results)
+    print(f"collected {len(landed)} files into {args.results}:")
+    for rel in landed:
+        print(f"  {rel}")
+    return 0
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    from .experiments.plan import plan
+    from .experiments.queue import run_next
+
+    _positive("budget", args.budget)
+    plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds))  # bad names fail before any work
+    _outputs(("--results", args.results), ("--runs", args.runs), ("--bundle-dir", args.bundle_dir))
+    ran, bundle = run_next(budget_s=args.budget, preset=args.preset, device=str(_device(args)),
+                           results_dir=args.results, runs_dir=args.runs, out=args.bundle_dir,
+                           datasets=args.dataset, backbones=args.backbone, fill=args.fill,
+                           log=lambda line: print(line, flush=True), **_seeds(args.seeds))
+    failed = [r.piece.id for r in ran if r.returncode != 0]
+    print(f"ran {len(ran)} pieces ({len(failed)} failed: {failed}); bundle: {bundle}")
+    return 1 if failed else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import override, scaled_batch, train_defaults
+    from .data import load_dataset
+    from .experiments.pipeline import check_output_folder, train_original
+
+    _names(dataset=args.dataset, backbone=args.backbone)  # bad names fail before any data loads
+    _at_least("epochs", args.epochs, 1)
+    _at_least("batch-size", args.batch_size, 2)
+    _positive("lr", args.lr)
+    _width(args.width)
+    _seed(args.seed)
+    cfg = scaled_batch(train_defaults(args.backbone), args.batch_size)
+    cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed)  # checked as it is made
+    _outputs(("--out", args.out))
+    check_output_folder(args.out, "train")
+    device = _device(args)
+    data = load_dataset(args.dataset, args.data_root, download=args.download)
+    m = train_original(data=data, backbone=args.backbone, out=args.out, cfg=cfg, device=device, width=args.width,
+                       progress=not args.no_progress)
+    print(f"test accuracy {_fmt(m.get('test_acc'), '.2f')}% ({data.name}, {args.backbone}, "
+          f"{m['provenance']['wall_seconds']:.0f} s on {m['provenance']['device']}) -> {args.out}")
+    return 0
+
+
+def cmd_untrain(args: argparse.Namespace) -> int:
+    from .checkpoint import load
+    from .config import override, parse_assignments, untrain_defaults
+    from .experiments.pipeline import check_output_folder, untrain_checkpoint
+
+    _at_least("epochs", args.epochs, 1)
+    _positive("lr", args.lr)
+    _seed(args.seed)
+    loaded = load(args.checkpoint)
+    if loaded.kind != "original":
+        raise WFNetError(f"{args.checkpoint} is already a WF model; untrain an original model")
+    cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed)
+    cfg = override(cfg, **parse_assignments(cfg, args.assignments))  # every field checked here
+    _outputs(("--out", args.out))
+    check_output_folder(args.out, "untrain")
+    del loaded
+    m = untrain_checkpoint(checkpoint=args.checkpoint, out=args.out, cfg=cfg, device=_device(args),
+                           data_root=args.data_root, progress=not args.no_progress)
+    u = m["untrain"]
+    print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {_fmt(u['best_val_loss'], '.4f')} "
+          f"-> {args.out}/wf.pt")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .experiments.pipeline import check_output_folder, evaluate_checkpoint
+
+    _outputs(("--out", args.out))
+    check_output_folder(args.out, "evaluate")
+    m = evaluate_checkpoint(checkpoint=args.checkpoint, out=args.out, device=_device(args), data_root=args.data_root)
+    print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
+    return 0
+
+
+def _print_methods(results: dict[str, dict[str, object]]) -> None:
+    print(f"{'method':20s} {'Acc_r':>7s} {'Acc_f':>7s} {'ZRF':>6s} {'RT':>12s}")
+    for method, r in results.items():
+        rt = "-" if r.get("rt") is None else f"{r['rt']:.1f} ({r['rt_failed']})"
+        print(f"{method:20s} {_fmt(r.get('acc_r'), '7.2f'):>7s} {_fmt(r.get('acc_f'), '7.2f'):>7s} "
+              f"{_fmt(r.get('zrf'), '6.3f'):>6s} {rt:>12s}")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments.reproduce import reproduce
+    from .methods import METHODS, method_names
+
+    _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
+    _seed(args.seed)
+    bad = [m for m in args.methods or [] if m not in METHODS]
+    if bad:
+        raise WFNetError(f"unknown method(s) {bad}; expected some of {list(method_names())}")
+    if args.classes is not None:
+        if args.methods != ["retrained"]:
+            raise WFNetError("--classes selects classes of the retrained baseline: use it with --methods retrained")
+        negative = [c for c in args.classes if c < 0]
+        if negative:
+            raise WFNetError(f"--classes {negative} out of range: classes are numbered from 0")
+    _outputs(("--out", args.out), ("--runs", args.runs))
+    device = _device(args)
+    _refuse_slow(args.preset, device, args.allow_slow, slow_estimate(args.preset, args.dataset, args.backbone,
+                                                                     args.methods))
+    _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=args.preset,
+                             results_dir=args.out, runs_dir=args.runs, device=args.device, data_root=args.data_root,
+                             seed=args.seed, methods=args.methods, progress=not args.no_progress,
+                             classes=args.classes, allow_slow=args.allow_slow))
+    return 0
+
+
+def cmd_beyond(args: argparse.Namespace) -> int:
+    from .experiments.beyond import run_beyond
+
+    _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
+    _seed(args.seed)
+    _outputs(("--out", args.out), ("--runs", args.runs))
+    _refuse_slow(args.preset, _device(args), args.allow_slow, "")
+    out = run_beyond(dataset=args.dataset, backbone=args.backbone, preset=args.preset, results_dir=args.out,
+                     runs_dir=args.runs, device=args.device, seed=args.seed, progress=not args.no_progress,
+                     data_root=args.data_root)
+    _print_methods({m: r for m, r in out.items() if m not in ("multiforget", "mia")})
+    for m, v in (out.get("mia") or {}).get("methods", {}).items():
+        card = v.get("scorecard") or {}
+        print(f"scorecard {m:20s} " + "  ".join(f"{k.upper()} {_fmt(card.get(k), '6.2f')}" for k in card))
+    return 0
+
+
+def cmd_search_baselines(args: argparse.Namespace) -> int:
+    from .experiments.baseline_search import SEARCH_FILE, run_search
+    from .experiments.results import read_result_file, result_path
+
+    _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
+    _seed(args.seed)
+    _outputs(("--out", args.out))
+    device = _device(args)
+    _refuse_slow(args.preset, device, args.allow_slow,
+                 slow_estimate(args.preset, args.dataset, args.backbone, search=True))
+    target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE, args.seed)
+    read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
+    blob = run_search(dataset=args.dataset, backbone=args.backbone, preset=args.preset, results_dir=args.out,
+                      device=args.device, seed=args.seed, progress=not args.no_progress, allow_slow=args.allow_slow,
+                      data_root=args.data_root)
+    for method, t in blob["methods"].items():
+        print(f"{method:20s} chosen {t['chosen']}")
+    return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from .experiments.ablation import VARIANTS, run_ablation
+
+    bad = [v for v in args.variants or [] if v not in VARIANTS]
+    if bad:
+        raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
+    _names(dataset=args.dataset, backbone=args.backbone)
+    _width(args.width)
+    _at_least("train-epochs", args.train_epochs, 1)
+    _at_least("untrain-epochs", args.untrain_epochs, 1)
+    _seed(args.seed)
+    _outputs(("--out", args.out), ("--runs", args.runs))
+    _device(args)
+    res = run_ablation(dataset=args.dataset, backbone=args.backbone, out=args.out, runs=args.runs, width=args.width,
+                       train_epochs=args.train_epochs, untrain_epochs=args.untrain_epochs, device=args.device,
+                       seed=args.seed, variants=args.variants, progress=not args.no_progress,
+                       checkpoint=args.checkpoint, data_root=args.data_root)
+    for name, r in res.items():
+        print(f"{name:24s} Acc_r {_fmt(r.get('acc_r'), '6.2f')}  Acc_f {_fmt(r.get('acc_f'), '6.2f')}  "
+              f"ZRF {_fmt(r.get('zrf'), '.3f')}  ({r.get('stopped')})")
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "plan": cmd_plan, "collect": cmd_collect, "next": cmd_next,
+            "train": cmd_train, "untrain": cmd_untrain, "evaluate": cmd_evaluate, "reproduce": cmd_reproduce,
+            "beyond": cmd_beyond, "search-baselines": cmd_search_baselines, "ablate": cmd_ablate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -379,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     git_commit()  # pin the code version this run starts with
     try:
-        return run(args)
+        return COMMANDS[args.command](args)
     except WFNetError as err:
         print(f"wfnet: error: {' '.join(str(err).split())}", file=sys.stderr)  # always one line
         return 2

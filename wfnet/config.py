@@ -78,10 +78,10 @@ class UntrainConfig:
     lambda2: float = 1.0              # weight of R(alpha)
     chi: int = 3                      # label expansion: copies of the retain half
     alpha_init: float = 3.0           # sigmoid(3) = 0.95
-    forget_term: str = "class_mean_reciprocal_capped"  # see wfnet.loss.FORGET_TERMS
+    forget_term: str = "class_mean_reciprocal_capped"  # see wfnet.methods.loss.FORGET_TERMS
     ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
     ce_cap: float = 4.0               # capped forget term: CE above this earns nothing (chance: ln N_c)
-    regularizer: str = "l1_closed"    # see wfnet.loss.REGULARIZERS
+    regularizer: str = "l1_closed"    # see wfnet.methods.loss.REGULARIZERS
     clip_grad_norm: float | None = 0.1  # max L2 norm of each class row's alpha gradient per step
                                         # (x lr 100: a row moves at most 10 per step); None = off
     clip_scope: str = "per_row"       # "per_row": one norm per class row; "global": one over all
@@ -116,8 +116,8 @@ class UntrainConfig:
         c.text("forget_term", self.forget_term)
         c.text("regularizer", self.regularizer)
         c.text("clip_scope", self.clip_scope)
-        from .loss import FORGET_TERMS, REGULARIZERS  # here: loss imports this module
-        from .untrain import check_clip_scope
+        from .methods.loss import FORGET_TERMS, REGULARIZERS  # here: loss imports this module
+        from .methods.untrain import check_clip_scope
 
         FORGET_TERMS.get(self.forget_term)
         REGULARIZERS.get(self.regularizer)

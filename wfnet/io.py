@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import sys
 import tempfile
@@ -45,7 +46,7 @@ def _umask() -> int:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """JSON has no NaN or infinity: callers null them first (``wfnet.results.null_non_finite``);
+    """JSON has no NaN or infinity: callers null them first (``null_non_finite`` below);
     one that slips through is an error here, before anything is written."""
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
     atomic_write_text(path, text)
@@ -146,3 +147,34 @@ def check_writable_dir(path: Path | str, flag: str = "--out") -> None:
         raise WFNetError(f"{flag} {p} cannot be created: {probe} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise WFNetError(f"{flag} {p} is not writable: this user cannot write into {probe}")
+
+
+def content_key(obj: object) -> str:
+    """16 hex digits of the sha256 of a JSON-able object (sorted keys): equal configs, equal keys.
+    The one way this package names a configuration in a file or a path."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def finite_or_none(obj: Any) -> Any:
+    """JSON has no NaN: a metric that could not be computed (e.g. a diverged model) is null."""
+    return null_non_finite(obj)[0]
+
+
+def null_non_finite(obj: Any) -> tuple[Any, dict[str, str]]:
+    """``obj`` with every NaN or infinity replaced by None, and ``{where: what it was}`` for each
+    (``where`` a dotted path such as ``untrain.history.3.val_loss``)."""
+    reasons: dict[str, str] = {}
+
+    def walk(o: Any, where: str) -> Any:
+        if isinstance(o, float):
+            if math.isfinite(o):
+                return o
+            reasons[where or "."] = f"{o} (not a finite number: could not be computed)"
+            return None
+        if isinstance(o, dict):
+            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(o)]
+        return o
+
+    return walk(obj, ""), reasons

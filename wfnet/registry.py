@@ -33,6 +33,13 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}"
             ) from None
 
+    def unregister(self, name: str) -> T:
+        """Remove a registration (a test's or a plugin's own): a name is never silently replaced."""
+        try:
+            return self._items.pop(name)
+        except KeyError:
+            raise WFNetError(f"unknown {self.kind} {name!r}; nothing to unregister") from None
+
     def names(self) -> list[str]:
         return sorted(self._items)
 

@@ -14,8 +14,18 @@ import torch
 from torch import Tensor, nn
 
 from .errors import WFNetError
-from .layers import (ALPHA_INIT, FoldableBatchNorm, GateBank, GateSelection, WFConv2d, WFLayer, WFLinear,
-                     activation_dtype, check_combine, conv_bn_pairs)
+from .layers import (
+    ALPHA_INIT,
+    FoldableBatchNorm,
+    GateBank,
+    GateSelection,
+    WFConv2d,
+    WFLayer,
+    WFLinear,
+    activation_dtype,
+    check_combine,
+    conv_bn_pairs,
+)
 
 Targets = Union[str, Sequence[str], Callable[[str, nn.Module], bool]]
 Forget = Union[None, int, Sequence[int], Tensor]

@@ -78,10 +78,3 @@ class BatchIterator:
                 images = augment_batch(images, self.generator)
             x = normalize(images, self.mean, self.std)
             yield x.contiguous(memory_format=torch.channels_last), labels[idx].to(self.device, non_blocking=True)
-
-
-def iterate_batches(
-    split: ImageSplit, batch_size: int, mean: tuple[float, ...], std: tuple[float, ...],
-    device: torch.device | str = "cpu", **kwargs: object,
-) -> BatchIterator:
-    return BatchIterator(split, batch_size, mean, std, torch.device(device), **kwargs)  # type: ignore[arg-type]

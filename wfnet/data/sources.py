@@ -58,7 +58,6 @@ class LoadRequest:
 
 
 DATASETS: Registry[Callable[[LoadRequest], ImageDataset]] = Registry("dataset")
-HELP: dict[str, str] = {}
 
 
 def default_cache_dir() -> Path:

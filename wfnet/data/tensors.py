@@ -90,14 +90,6 @@ class ImageDataset:
     def image_size(self) -> int:
         return int(self.train.gather(torch.tensor([0])).shape[-1])
 
-    def describe(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "train_size": len(self.train),
-            "test_size": len(self.test),
-            "num_classes": self.num_classes,
-            "source": self.source,
-        }
 
 
 def normalize(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:

@@ -21,14 +21,5 @@ class WFConv2d(WFLayer):
     def __init__(self, conv: nn.Conv2d, num_classes: int, selection: GateSelection, init: float = ALPHA_INIT) -> None:
         super().__init__(conv, conv.out_channels, num_classes, selection, init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        conv, sel = self.inner, self.selection
-        if sel.rows is None:
-            return conv(x)
-        if not sel.fuse:
-            return self.gated(conv._conv_forward(x, conv.weight, None), channel_dim=1)
-        gates = self.layer_gates(x)
-        if gates.scale.shape[0] == 1:
-            bias = None if gates.shift is None else gates.shift.reshape(-1)
-            return conv._conv_forward(x, self.scaled_weight(gates.scale.view(-1, 1, 1, 1)), bias)
-        return self.apply_gates(conv._conv_forward(x, conv.weight, None), gates, channel_dim=1)
+    def compute(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return self.inner._conv_forward(x, weight, bias)

@@ -54,6 +54,27 @@ class WFLayer(nn.Module):
     def alphas(self) -> list[Tensor]:
         return [a for a in (self.alpha_weight, self.alpha_bias) if a is not None]
 
+    channel_dim: int = 1  # where a gate's channel sits in this layer's output
+
+    def compute(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        """The wrapped layer's operation with the given weights (conv, linear)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The original layer (no selection), the elementwise reference (fusion off), the gates
+        folded into the weights (one selection for the batch), or one addcmul (one row each)."""
+        sel, inner = self.selection, self.inner
+        if sel.rows is None:
+            return inner(x)
+        if not sel.fuse:
+            return self.gated(self.compute(x, inner.weight, None), channel_dim=self.channel_dim)
+        gates = self.layer_gates(x)
+        if gates.scale.shape[0] == 1:
+            bias = None if gates.shift is None else gates.shift.reshape(-1)
+            scale = gates.scale.view(-1, *[1] * (inner.weight.ndim - 1))
+            return self.compute(x, self.scaled_weight(scale), bias)
+        return self.apply_gates(self.compute(x, inner.weight, None), gates, channel_dim=self.channel_dim)
+
     def layer_gates(self, x: Tensor) -> LayerGates:
         """This forward's gates: the model's one-go computation if it made one, else this layer's."""
         sel = self.selection

@@ -22,14 +22,7 @@ class WFLinear(WFLayer):
     def __init__(self, linear: nn.Linear, num_classes: int, selection: GateSelection, init: float = ALPHA_INIT) -> None:
         super().__init__(linear, linear.out_features, num_classes, selection, init)
 
-    def forward(self, x: Tensor) -> Tensor:
-        lin, sel = self.inner, self.selection
-        if sel.rows is None:
-            return lin(x)
-        if not sel.fuse:
-            return self.gated(F.linear(x, lin.weight), channel_dim=-1)
-        gates = self.layer_gates(x)
-        if gates.scale.shape[0] == 1:
-            bias = None if gates.shift is None else gates.shift.reshape(-1)
-            return F.linear(x, self.scaled_weight(gates.scale.view(-1, 1)), bias)
-        return self.apply_gates(F.linear(x, lin.weight), gates, channel_dim=-1)
+    channel_dim = -1
+
+    def compute(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+        return F.linear(x, weight, bias)

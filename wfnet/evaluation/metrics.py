@@ -6,7 +6,7 @@
   initialised copy on the forget samples. Natural-log JS, not divided by ln 2: that is what puts
   an original MNIST model near the paper's 0.47-0.48. ZRF mostly tracks confidence against a
   near-uniform random model; membership inference complements it.
-- MIA-efficacy (beyond the paper, SalUn's privacy metric): implemented in ``wfnet.mia`` and
+- MIA-efficacy (beyond the paper, SalUn's privacy metric): implemented in ``wfnet.evaluation.mia`` and
   re-exported here, so that every unlearning metric is found in one module.
 """
 
@@ -19,14 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import ImageDataset
-from .mia import (MIAConfig, MIAResult, class_mia, mia_efficacy, mia_features, model_mia, per_class_mia,
-                  wf_mia)
-from .runtime import predict
+from ..data import ImageDataset
+from ..runtime import predict
+from .mia import MIAConfig, MIAResult, class_mia, mia_efficacy, mia_features, model_mia, per_class_mia, wf_mia
 
 __all__ = [
     "ClassScores", "MIAConfig", "MIAResult", "UnlearningScores", "aggregate", "class_mia", "class_scores",
-    "evaluate_original", "evaluate_per_class_models", "evaluate_wf", "js_divergence", "mia_efficacy",
+    "evaluate_original", "evaluate_wf", "js_divergence", "mia_efficacy",
     "mia_features", "model_mia", "per_class_mia", "percent", "random_reference", "scores_from_logits",
     "wf_mia", "zrf_score",
 ]
@@ -110,15 +109,6 @@ def evaluate_wf(model: nn.Module, data: ImageDataset, device: torch.device,
     labels = data.test.labels.cpu()
     rand = predict(random_model.to(device), data.test, data, device)
     return scores_from_logits(lambda c: predict(model, data.test, data, device, forget=c),
-                              labels, rand, data.classes)
-
-
-def evaluate_per_class_models(models: Callable[[int], nn.Module], data: ImageDataset,
-                              device: torch.device, random_model: nn.Module) -> UnlearningScores:
-    """Scores of single-class methods: ``models(c)`` is the model unlearned on class c."""
-    labels = data.test.labels.cpu()
-    rand = predict(random_model.to(device), data.test, data, device)
-    return scores_from_logits(lambda c: predict(models(c), data.test, data, device),
                               labels, rand, data.classes)
 
 

@@ -16,22 +16,19 @@ are retained, so closing the union of filters may also hurt retained classes tha
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
-import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .data import ImageDataset
-from .layers import COMBINES, check_combine
-from .runtime import predict
-from .wrap import WFModel
+from ..data import ImageDataset
+from ..io import content_key
+from ..layers import COMBINES, check_combine
+from ..runtime import predict
+from ..wrap import WFModel
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class MultiForgetConfig:
         return asdict(self)
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return content_key(self.as_dict())
 
 
 def set_logits(model: WFModel, data: ImageDataset, classes: Sequence[int], combine: str,
@@ -140,25 +137,3 @@ def evaluate_multiforget(model: WFModel, data: ImageDataset, device: torch.devic
         sets.append(entry)
     return {"classes": list(data.classes), "single": singles, "sets": sets,
             "summary": _summary(sets, cfg.combines), "config": cfg.as_dict()}
-
-
-def run_multiforget(run: Any, results_dir: Path | str, cfg: MultiForgetConfig | None = None) -> dict[str, Any]:
-    """multiforget.json for one ``wfnet.reproduce.Run``, from its cached WF checkpoint; reused
-    when the file's key (run configuration + this config) matches."""
-    from .reproduce import wf_model
-    from .results import read_result, write_result
-
-    cfg = cfg or MultiForgetConfig()
-    key = hashlib.sha256(f"{run.key}:{cfg.key()}".encode()).hexdigest()[:16]
-    where = (Path(results_dir), run.preset.name, run.data.name, run.backbone, "multiforget")
-    existing = read_result(*where, run.seed, recover=True)
-    if existing is not None and existing.get("provenance", {}).get("key") == key:
-        return existing
-    start = time.perf_counter()
-    model, _ = wf_model(run)
-    payload = evaluate_multiforget(model.eval(), run.data, run.device, cfg, run.progress)
-    prov = run.base_provenance(time.perf_counter() - start, multiforget_config=cfg.as_dict(),
-                               forward_passes=len(payload["sets"]) * len(cfg.combines) + run.data.num_classes + 1)
-    payload["provenance"] = {**prov, "key": key, "run_key": run.key}
-    write_result(*where, payload, run.seed)
-    return read_result(*where, run.seed) or payload

@@ -22,9 +22,9 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from ..experiments.results import RELATIONSHIPS, iter_results, read_result, result_path, retrained_class_path
+from ..methods import METHODS, label, method_names
 from . import paper_values as pv
-from .results import (METHOD_LABELS, METHODS, RELATIONSHIPS, iter_results, read_result, result_path,
-                      retrained_class_path)
 
 NOT_RUN = "not run"
 NOT_REPORTED = "–"  # the paper prints "-": no value exists (e.g. RT of the original model)
@@ -113,6 +113,16 @@ def is_method_result(res: dict[str, Any]) -> bool:
                                                   for k in ("preset", "dataset", "backbone")))
 
 
+FILE_LABELS = {"multiforget": "WF-Net class sets", "mia": "MIA (all methods)"}  # result files that are not methods
+
+
+def table_methods(results_dir: Path | str) -> tuple[str, ...]:
+    """The rows of Table 1: the paper's methods, then every other registered method (SalUn, SSD,
+    a user's own) that has a result of ours; in the registry's order."""
+    found = {r["method"] for r in method_results(results_dir)}
+    return tuple(m for m in method_names() if m in method_names(in_paper=True) or m in found)
+
+
 def method_results(results_dir: Path | str) -> list[dict[str, Any]]:
     return [r for r in iter_results(Path(results_dir)) if is_method_result(r)]
 
@@ -159,7 +169,7 @@ def table1(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
     cols = ([PAPER] if paper_dataset else []) + [source_label(s) for s in sources]
     rows, index = [], []
     for backbone in _backbones(results_dir, sources, backbones):
-        for method in METHODS:
+        for method in table_methods(results_dir):
             row: dict[tuple[str, str], str] = {}
             if paper_dataset:
                 cell = pv.table1_cell(backbone, method, paper_dataset)
@@ -181,7 +191,7 @@ def table1(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
                               _num(res.get("zrf"), zd, scale), rt]
                 row.update({(m, source_label(src)): v for m, v in zip(metrics, values)})
             rows.append(row)
-            index.append((_label(backbone), METHOD_LABELS[method]))
+            index.append((_label(backbone), label(method)))
     columns = pd.MultiIndex.from_tuples([(m, c) for m in metrics for c in cols], names=["metric", "source"])
     return pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["backbone", "method"]),
                         columns=columns)
@@ -215,30 +225,31 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
     sources = discover_sources(results_dir, paper_dataset)
     measured = measured_table1(results_dir, paper_dataset)
     rows, index, without = [], [], []
+    shown = table_methods(results_dir)
     for backbone in _backbones(results_dir, sources, None):
         ours = [s for s in sources if any(read_result(results_dir, s[0], s[1], backbone, m) is not None
                                           or (m == "retrained" and partial_retrained(results_dir, s[0], s[1], backbone))
-                                          for m in METHODS)]
+                                          for m in shown)]
         mine = {d: runs for (d, b), runs in measured.items() if b == backbone}
         if not ours and not mine:
             without.append(_label(backbone))
-        for method in METHODS:
+        for method in shown:
             cell = pv.table1_cell(backbone, method, paper_dataset)
-            if cell is not None or ours or mine:
+            if METHODS.get(method).in_paper and (cell is not None or ours or mine):
                 rows.append([NOT_REPORTED] * 4 if cell is None else
                             [_paper_num(cell.acc_r, 2 if _two(cell.acc_r) else 1),
                              _paper_num(cell.acc_f, 2 if _two(cell.acc_f) else 1),
                              _paper_num(cell.zrf, zd), cell.rt or NOT_REPORTED])
-                index.append((_label(backbone), METHOD_LABELS[method], PAPER))
+                index.append((_label(backbone), label(method), PAPER))
             for src in ours:
                 res = read_result(results_dir, src[0], src[1], backbone, method)
                 partial = partial_retrained(results_dir, src[0], src[1], backbone) if method == "retrained" else 0
                 rows.append(_our_row(res, method, partial, scale, zd))
-                index.append((_label(backbone), METHOD_LABELS[method], source_label(src)))
+                index.append((_label(backbone), label(method), source_label(src)))
             for dataset, by_method in mine.items():  # the README's runs: original and WF-Net only
                 if method in by_method:
                     rows.append(_our_row(by_method[method], method, 0, scale, zd))
-                    index.append((_label(backbone), METHOD_LABELS[method], measured_label(dataset)))
+                    index.append((_label(backbone), label(method), measured_label(dataset)))
     notes = []
     if without:
         notes.append(f"No run of ours for {', '.join(without)} on {paper_dataset}: paper rows only.")
@@ -298,7 +309,7 @@ def _untrain_of(runs: list[dict[str, Any]], evaluate: dict[str, Any]) -> dict[st
 
 
 def _config_is_default(ucfg: dict[str, Any], backbone: str) -> bool:
-    from .config import untrain_defaults
+    from ..config import untrain_defaults
 
     want = untrain_defaults(backbone).as_dict()
     skip = {"epochs", "seed"}
@@ -373,9 +384,9 @@ def paper_cells(results_dir: Path | str, preset: str = "paper") -> dict[str, tup
     """Table 1 cells (backbone x method) of the paper preset measured per paper dataset: (k, n)."""
     out = {}
     for paper_dataset, dataset in PAPER_SCALE_DATASETS.items():
-        n = len(pv.PAPER_BACKBONES) * len(METHODS)
+        n = len(pv.PAPER_BACKBONES) * len(method_names(in_paper=True))
         k = sum(read_result(Path(results_dir), preset, dataset, b, m) is not None
-                for b in pv.PAPER_BACKBONES for m in METHODS)
+                for b in pv.PAPER_BACKBONES for m in method_names(in_paper=True))
         out[paper_dataset] = (k, n)
     return out
 
@@ -565,7 +576,7 @@ def runs_table(results_dir: Path | str, sources: Iterable[Source] | None = None,
         rows.append({
             "preset": res.get("preset"), "dataset": res.get("dataset"),
             "backbone": _label(res.get("backbone", "?")),
-            "method": METHOD_LABELS.get(res.get("method", ""), res.get("method")),
+            "method": FILE_LABELS.get(res.get("method", "")) or label(str(res.get("method"))),
             "device": prov.get("device", NOT_RUN if not prov else "unknown"),
             "wall time (s)": NOT_RUN if wall is None else f"{float(wall):.1f}",
             "train / test images": f"{prov.get('train_size', '?')} / {prov.get('test_size', '?')}",
@@ -605,7 +616,7 @@ def method_summary(results: dict[str, dict[str, Any]], paper_dataset: str | None
     for method, res in results.items():
         prov = res.get("provenance") or {}
         rows.append({
-            "method": METHOD_LABELS.get(method, method),
+            "method": FILE_LABELS.get(method) or label(method),
             "Acc_r (%)": _num(res.get("acc_r"), 1), "Acc_f (%)": _num(res.get("acc_f"), 2),
             "ZRF" + (" (×100)" if scale == 100.0 else ""): _num(res.get("zrf"), zd, scale),
             "RT (epochs)": NOT_REPORTED if method == "original" else result_rt(res),
@@ -616,7 +627,7 @@ def method_summary(results: dict[str, dict[str, Any]], paper_dataset: str | None
 
 def untrain_history(runs_dir: Path | str, preset: str, dataset: str, backbone: str) -> pd.DataFrame | None:
     """Validation (and training) loss of WF-Net's untraining, from the cached WF checkpoint."""
-    from .checkpoint import load
+    from ..checkpoint import load
 
     path = Path(runs_dir) / preset / dataset / backbone / "wfnet" / "wf.pt"
     if not path.is_file():
@@ -710,14 +721,14 @@ def figure_relationships(panels: Sequence[tuple[str, pd.DataFrame | None]], n_la
     fig, axes = plt.subplots(sum(heights), 1, figsize=(7.6, 3.1 * sum(heights)), squeeze=False,
                              layout="constrained")
     axes = list(axes[:, 0])
-    for (label, rel), chosen in zip(panels, chosen_by_panel):
+    for (name, rel), chosen in zip(panels, chosen_by_panel):
         if rel is None:
             ax = axes.pop(0)
             ax.set_axis_off()
-            ax.text(0.0, 0.5, f"{label}: {NOT_RUN}", fontsize=12, transform=ax.transAxes, va="center")
+            ax.text(0.0, 0.5, f"{name}: {NOT_RUN}", fontsize=12, transform=ax.transAxes, va="center")
             continue
         for layer in chosen:
-            plot_relationships(rel, layer, axes.pop(0), title=f"{label} · layer {layer}")
+            plot_relationships(rel, layer, axes.pop(0), title=f"{name} · layer {layer}")
     return fig
 
 
@@ -761,7 +772,7 @@ def _choice(ucfg: dict[str, Any], key: str) -> str:
 
 
 FORGET_TERMS_SHORT = {
-    # what each forget term computes, in words: the names are the registry's (wfnet.loss)
+    # what each forget term computes, in words: the names are the registry's (wfnet.methods.loss)
     "reciprocal_mean": "1 / mean CE of the forget half",
     "reciprocal_per_sample": "mean of 1 / CE per sample (Eq. 3 as written)",
     "class_mean_reciprocal": "mean over classes of 1 / CE_c",
@@ -860,7 +871,7 @@ def baseline_search_table(results_dir: Path | str) -> pd.DataFrame:
             for cand in t.get("candidates", []):
                 rows.append({
                     "run": f"{res.get('preset')} · {res.get('dataset')} · {_label(str(res.get('backbone')))}",
-                    "method": METHOD_LABELS.get(method, method), "candidate": _config_text(cand["config"]),
+                    "method": label(method), "candidate": _config_text(cand["config"]),
                     "val Acc_r": _num(cand.get("acc_r"), 1), "val Acc_f": _num(cand.get("acc_f"), 1),
                     "chosen": "✓" if cand["config"] == t.get("chosen") else "",
                     "paper Acc_r / Acc_f": f"{_paper_num(t.get('paper_acc_r'), 1)} / {_paper_num(t.get('paper_acc_f'), 1)}",
@@ -975,3 +986,67 @@ def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
                                 {"selector": "th", "props": "padding: 2px 8px; white-space: normal;"}],
                                overwrite=False)
     return sty.set_table_attributes('class="wf-table"')
+
+
+__all__ = [
+    "FILE_LABELS",
+    "table_methods",
+    "ABLATION_CHOICES",
+    "FORGET_TERMS_SHORT",
+    "INTERACTIVE_EVAL",
+    "MEASURED",
+    "NOT_REPORTED",
+    "NOT_RUN",
+    "PAPER",
+    "PAPER_SCALE_DATASETS",
+    "TABLE1_VIEW_COLUMNS",
+    "ablation_rows",
+    "ablation_table",
+    "ablation_views",
+    "about_views",
+    "baseline_search_table",
+    "baseline_search_views",
+    "config_text",
+    "curves_frame",
+    "default_sources",
+    "discover_sources",
+    "figure_html",
+    "figure_relationships",
+    "format_rt",
+    "interactive_summary",
+    "is_method_result",
+    "measured_label",
+    "measured_runs",
+    "measured_table",
+    "measured_table1",
+    "method_results",
+    "method_summary",
+    "paper_cells",
+    "partial_retrained",
+    "per_class_table",
+    "pick_layers",
+    "plain",
+    "plot_relationships",
+    "project_root",
+    "relationship_matrix",
+    "relationship_runs",
+    "relationships_frame",
+    "relationships_path",
+    "resolve",
+    "result_rt",
+    "runs_table",
+    "show",
+    "show_html",
+    "source_label",
+    "status_html",
+    "styled",
+    "table1",
+    "table1_caption",
+    "table1_metrics",
+    "table1_view",
+    "table2",
+    "untrain_history",
+    "view_styled",
+    "wrapped",
+    "zrf_digits",
+]

@@ -17,9 +17,9 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from .data import ImageDataset
-from .runtime import predict
-from .wrap import WFModel
+from ..data import ImageDataset
+from ..runtime import predict
+from ..wrap import WFModel
 
 OPEN, CLOSED = 60.0, -60.0  # alpha values whose sigmoid is 1 and 0 in float32
 

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import UntrainConfig
-from .registry import Registry
-from .wrap import WFModel
+from ..config import UntrainConfig
+from ..registry import Registry
+from ..wrap import WFModel
 
 ForgetTerm = Callable[[Tensor, Tensor, int, UntrainConfig], Tensor]
 Regularizer = Callable[[list[Tensor]], Tensor]

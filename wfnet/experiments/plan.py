@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .errors import WFNetError
+from ..errors import WFNetError
 from .presets import PRESETS, Preset
 from .results import RELATIONSHIPS, result_path, retrained_class_path
 
@@ -134,7 +134,7 @@ def _ips(backbone: str) -> tuple[float, float, float]:
     try:
         return THROUGHPUT[backbone]
     except KeyError:
-        raise WFNetError(f"no measured throughput for backbone {backbone!r}: add it to wfnet.plan.THROUGHPUT") from None
+        raise WFNetError(f"no measured throughput for backbone {backbone!r}: add it to wfnet.experiments.plan.THROUGHPUT") from None
 
 
 def train_seconds(p: Preset, dataset: str, backbone: str) -> float:
@@ -172,7 +172,7 @@ def wfnet_seconds(p: Preset, dataset: str, backbone: str) -> float:
 def finetune_seconds(p: Preset, dataset: str, backbone: str, method: str) -> float:
     """One single-class baseline for every class, with its RT."""
     n_train, n_test = DATA_SIZES[dataset]
-    cfg = p.finetune_config(method)
+    cfg = p.method_config(method, dataset, backbone, 0)
     train, _, infer = _ips(backbone)
     per_class_images = n_train / NUM_CLASSES * (1 + (cfg.retain_ratio if method == "random_labels" else 0))
     per_class = (cfg.epochs * per_class_images / train + cfg.epochs * per_class_images / cfg.batch_size * STEP_OVERHEAD_S
@@ -289,5 +289,5 @@ def plan_table(pieces: Sequence[Piece], results_dir: Path) -> str:
     todo_required = sum(x.estimate_s for x in required if x.state(results_dir) != "done")
     lines.append(f"\n{done} of {len(pieces)} pieces done; about {todo_required / 3600:.1f} GPU-hours left for seed 0 "
                  f"({todo / 3600:.1f} with the optional extra seeds; estimates from measured throughput, "
-                 "see wfnet.plan.THROUGHPUT).")
+                 "see wfnet.experiments.plan.THROUGHPUT).")
     return "\n".join(lines)

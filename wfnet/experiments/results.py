@@ -6,7 +6,7 @@ file is missing is "not run".
 The path carries every parameter a user chooses (preset, dataset, backbone, method, seed): seed 0
 lives at the path above (the paper queue's), any other seed ``n`` one level down, in
 ``.../<backbone>/seed-<n>/<method>.json``, so runs of two seeds never write the same file. The
-key inside (``provenance.key``, ``wfnet.presets.Preset.key``) covers everything else the result
+key inside (``provenance.key``, ``wfnet.experiments.presets.Preset.key``) covers everything else the result
 depends on (every derived config and the method's code version): a file at the right path with
 another key is out of date and is recomputed.
 
@@ -16,24 +16,12 @@ written as ``null``, and ``null_reasons`` says which fields were nulled and what
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import CorruptFileError, WFNetError
-from .io import atomic_write_json, move_aside, read_json_object
+from ..errors import CorruptFileError, WFNetError
+from ..io import atomic_write_json, move_aside, null_non_finite, read_json_object
 
-METHODS = ("original", "retrained", "random_labels", "negative_gradients", "wfnet")
-METHOD_LABELS = {
-    "original": "Original Model",
-    "retrained": "Retrained Model",
-    "random_labels": "Random Labels †",
-    "negative_gradients": "Negative Gradients †",
-    "wfnet": "WF-Net",
-    "salun": "SalUn †",
-    "multiforget": "WF-Net class sets",
-    "mia": "MIA (all methods)",
-}
 RELATIONSHIPS = "relationships.csv"  # tidy table: layer, filter, class, relevance (Figures 3-4)
 
 
@@ -53,31 +41,6 @@ def retrained_class_path(root: Path, preset: str, dataset: str, backbone: str, c
     """One class of the retrained baseline (a full training each): kept beside the results, so a
     column is filled over several GPU calls; ``retrained.json`` is written once all are there."""
     return result_dir(root, preset, dataset, backbone, seed) / "retrained" / f"class_{cls}.json"
-
-
-def finite_or_none(obj: Any) -> Any:
-    """JSON has no NaN: a metric that could not be computed (e.g. a diverged model) is null."""
-    return null_non_finite(obj)[0]
-
-
-def null_non_finite(obj: Any) -> tuple[Any, dict[str, str]]:
-    """``obj`` with every NaN or infinity replaced by None, and ``{where: what it was}`` for each
-    (``where`` a dotted path such as ``untrain.history.3.val_loss``)."""
-    reasons: dict[str, str] = {}
-
-    def walk(o: Any, where: str) -> Any:
-        if isinstance(o, float):
-            if math.isfinite(o):
-                return o
-            reasons[where or "."] = f"{o} (not a finite number: could not be computed)"
-            return None
-        if isinstance(o, dict):
-            return {k: walk(v, f"{where}.{k}" if where else str(k)) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [walk(v, f"{where}.{i}" if where else str(i)) for i, v in enumerate(o)]
-        return o
-
-    return walk(obj, ""), reasons
 
 
 def with_null_reasons(payload: dict[str, Any]) -> dict[str, Any]:

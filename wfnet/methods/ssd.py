@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data import BatchIterator, ImageDataset
+from ..runtime import autocast
 from .baselines import class_index
-from .data import BatchIterator, ImageDataset
-from .runtime import autocast
+from .registry import register_method
+
+if TYPE_CHECKING:
+    from ..experiments.reproduce import Run
 
 Importances = dict[str, Tensor]
 
@@ -89,3 +94,12 @@ def ssd(original: nn.Module, data: ImageDataset, cls: int, cfg: SSDConfig, devic
                          cfg.batch_size, device)
     dampen(model, full, forget, cfg)
     return model.eval()
+
+
+@register_method("ssd", label="SSD †", kind="single_class", in_paper=False, order=60,
+                 config=lambda p, dataset, backbone, seed: SSDConfig.for_backbone(backbone),
+                 cite="Foster, Schoepf, Brintrup, AAAI 2024")
+def _ssd(run: "Run", cls: int, cfg: SSDConfig) -> nn.Module:
+    full = run.memo(("ssd importance", cfg.batch_size), lambda: importances(
+        run.original_model(), run.data, torch.arange(len(run.data.train)), cfg.batch_size, run.device))
+    return ssd(run.original_model(), run.data, cls, cfg, run.device, full=full)

@@ -20,20 +20,20 @@ from typing import Any
 
 import torch
 
-from .backbones import build, create_backbone
-from .checkpoint import Loaded, load, load_cached, save_original
-from .config import TrainConfig, train_defaults, untrain_defaults
-from .data import ImageDataset, load_dataset
-from .errors import WFNetError
-from .io import atomic_write_json, read_cached_json, sha256_file
-from .metrics import evaluate_wf, random_reference
+from ..backbones import build, create_backbone
+from ..checkpoint import Loaded, load, load_cached, save_original
+from ..config import TrainConfig, train_defaults, untrain_defaults
+from ..data import ImageDataset, load_dataset
+from ..errors import WFNetError
+from ..evaluation.metrics import evaluate_wf, random_reference
+from ..io import atomic_write_json, read_cached_json, sha256_file
+from ..methods.untrain import untrain
+from ..provenance import provenance, resolve_device
+from ..train import train_model
+from ..wrap import wrap
 from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
 from .presets import METHOD_VERSION, content_key
-from .provenance import provenance, resolve_device
 from .results import with_null_reasons
-from .train import train_model
-from .untrain import untrain
-from .wrap import wrap
 
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
@@ -122,15 +122,13 @@ def train_base(base: Base, data: ImageDataset, backbone: str, width: float, tcfg
 
 def checkpoint_base(checkpoint: Path, loaded: Loaded, out: Path, untrain_epochs: int = 6, seed: int = 0) -> Base:
     """A given original ``model.pt`` (e.g. from ``wfnet train``), keyed by its content."""
-    prov = loaded.meta.get("provenance", {})
-    if not isinstance(prov, dict) or not prov.get("dataset"):
-        raise WFNetError(f"{checkpoint} does not say which dataset it was trained on")
+    dataset = loaded.dataset
     key = sha256_file(checkpoint)[:16]
     params = {"untrain_epochs": untrain_epochs, "seed": seed}
-    out_dir = _folder(Path(out) / "ablation" / prov["dataset"] / loaded.spec.name / f"checkpoint-{key}", params,
+    out_dir = _folder(Path(out) / "ablation" / dataset / loaded.spec.name / f"checkpoint-{key}", params,
                       COMMITTED_CHECKPOINT)
-    tcfg = prov.get("train_config", {})
-    return Base(Path(checkpoint), key, prov["dataset"], tcfg if isinstance(tcfg, dict) else {}, out_dir, params)
+    tcfg = loaded.meta.get("provenance", {}).get("train_config", {})
+    return Base(Path(checkpoint), key, dataset, tcfg if isinstance(tcfg, dict) else {}, out_dir, params)
 
 
 def _records(blob: dict[str, Any]) -> dict[str, Any]:

@@ -20,28 +20,34 @@ from typing import Any, Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from .backbones import BackboneSpec, build, create_backbone
-from .baselines import negative_gradients, random_labels, retrain_without
-from .checkpoint import load, load_cached, save_original, save_wf
-from .data import ImageDataset, load_dataset
-from .errors import WFNetError
-from .explain import gate_curves, relationships
-from .io import atomic_write_json, atomic_write_text, read_cached_json
-from .metrics import ClassScores, aggregate, class_scores, random_reference
+from ..backbones import BackboneSpec, build, create_backbone
+from ..checkpoint import load, load_cached, save_original, save_wf
+from ..data import ImageDataset, load_dataset
+from ..errors import WFNetError
+from ..evaluation.explain import gate_curves, relationships
+from ..evaluation.metrics import ClassScores, aggregate, class_scores, random_reference
+from ..evaluation.mia import MIAConfig, model_scorecard
+from ..evaluation.relearn import relearn_time, trainable_copy
+from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json
+from ..methods import METHODS, method_names
+from ..methods.untrain import untrain
+from ..provenance import git_commit, provenance, resolve_device
+from ..runtime import predict
+from ..train import train_model
+from ..wrap import wrap
 from .pipeline import RANDOM_REFERENCE_SEED, data_fingerprint, dataset_fields
 from .presets import PRESETS, Preset
-from .provenance import git_commit, provenance, resolve_device
-from .relearn import relearn_time, trainable_copy
-from .results import (METHODS, RELATIONSHIPS, finite_or_none, read_result, result_dir, result_path,
-                      retrained_class_path, write_result)
-from .train import train_model
-from .runtime import predict
-from .untrain import untrain
-from .wrap import wrap
+from .results import (
+    RELATIONSHIPS,
+    read_result,
+    result_dir,
+    result_path,
+    retrained_class_path,
+    write_result,
+)
 
-SINGLE_CLASS = ("retrained", "random_labels", "negative_gradients")
 PIECE_FIELDS = ("cls", "name", "acc_r", "acc_f", "zrf", "rt", "relearned", "unlearn_wall_seconds", "wall_seconds",
-                "provenance")  # what a per-class piece must hold to be used
+                "mia", "accuracy", "provenance")  # what a per-class piece must hold to be used
 RELEARN_FIELDS = ("rt", "relearned", "rt_final_acc")
 
 
@@ -68,10 +74,18 @@ class Run:
         self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
         self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
+        self.mia = MIAConfig()  # the scorecard's attack, measured on every unlearned model
         self._original: torch.nn.Module | None = None
         self._original_logits: torch.Tensor | None = None
         self._random_logits: torch.Tensor | None = None
         self._targets: list[float] | None = None
+        self._memo: dict[object, Any] = {}
+
+    def memo(self, key: object, compute: Callable[[], Any]) -> Any:
+        """A value computed once per run and shared by every class (e.g. SSD's importances on D)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def method_key(self, method: str) -> str:
         return self.preset.key(self.data.name, self.backbone, self.seed, method)
@@ -107,8 +121,9 @@ class Run:
 
     # -- shared references ----------------------------------------------------------------------
 
-    @property
-    def original(self) -> torch.nn.Module:
+    def original_model(self) -> torch.nn.Module:
+        """The original model: loaded from the run's cache when its key matches, else trained
+        (minutes to hours) and cached first. A method, not an attribute: it may train."""
         if self._original is None:
             path = self.dir / "original" / "model.pt"
             key = self.method_key("original")
@@ -128,7 +143,7 @@ class Run:
     def original_logits(self) -> torch.Tensor:
         """The original model's test logits: its scores and the relearn targets come from these."""
         if self._original_logits is None:
-            self._original_logits = predict(self.original, self.data.test, self.data, self.device)
+            self._original_logits = predict(self.original_model(), self.data.test, self.data, self.device)
         return self._original_logits
 
     @property
@@ -194,31 +209,29 @@ def run_original(run: Run) -> dict[str, Any]:
 
 
 def unlearn_class(run: Run, method: str, c: int) -> torch.nn.Module:
-    """The model unlearned on class c by one of the paper's single-class methods."""
-    if method == "retrained":
-        cfg = run.preset.train_config(run.data.name, run.backbone, run.seed)
-        return retrain_without(run.factory, run.data, c, cfg, run.device)
-    if method == "random_labels":
-        return random_labels(run.original, run.data, c, run.preset.finetune_config(method), run.device)
-    if method == "negative_gradients":
-        return negative_gradients(run.original, run.data, c, run.preset.finetune_config(method), run.device)
-    raise WFNetError(f"{method!r} is not a single-class method; expected one of {SINGLE_CLASS}")
+    """The model unlearned on class c by a registered single-class method (``wfnet.methods``)."""
+    m = METHODS.get(method)
+    if m.kind != "single_class" or m.unlearn is None:
+        raise WFNetError(f"{method!r} is not a single-class method; expected one of "
+                         f"{list(method_names(kind='single_class'))}")
+    return m.unlearn(run, c, run.preset.method_config(method, run.data.name, run.backbone, run.seed))
 
 
-def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module],
-                       extra: Callable[[torch.nn.Module], dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Unlearn class c (``unlearn()``), score it, take ``extra`` measurements while the model
-    exists, then measure its relearn time (which fine-tunes a copy)."""
+def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module]) -> dict[str, Any]:
+    """Unlearn class c (``unlearn()``), score it (Table 1, and the scorecard: MIA-efficacy and
+    SalUn's accuracies, while the model exists), then measure its relearn time (which fine-tunes
+    a copy)."""
     start = time.perf_counter()
     model = unlearn()
     unlearn_wall = time.perf_counter() - start
     logits = predict(model, run.data.test, run.data, run.device)
     sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
-    more = extra(model) if extra is not None else {}
+    mia, accuracy = model_scorecard(model, run.data, c, run.device, run.mia)
     rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
                       run.preset.relearn_config(run.backbone, run.seed), run.device)
     return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
-            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start, **more}
+            "unlearn_wall_seconds": unlearn_wall, "wall_seconds": time.perf_counter() - start,
+            "mia": finite_or_none({f: r.as_dict() for f, r in mia.items()}), "accuracy": finite_or_none(accuracy)}
 
 
 def class_pieces(run: Run, method: str, classes: Iterable[int]) -> list[dict[str, Any]]:
@@ -263,8 +276,7 @@ def run_single_class(run: Run, method: str, classes: list[int] | None = None) ->
     scores = aggregate([scores_row(p) for p in per_class]).as_dict()
     rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
-    config = (run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict() if method == "retrained"
-              else run.preset.finetune_config(method).as_dict())
+    config = run.preset.method_config(method, run.data.name, run.backbone, run.seed).as_dict()
     spread = {f"piece_{f}s": sorted({p["provenance"][f] for p in per_class}) for f in ("device", "git_commit")}
     return {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "provenance")} for p in per_class],
             "rt": rt, "rt_failed": failed,
@@ -289,13 +301,13 @@ def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
     if loaded is not None and loaded.meta.get("data_fingerprint", run.fingerprint) == run.fingerprint:
         return loaded.model.to(run.device), loaded.meta
     cfg = run.preset.untrain_config(run.backbone, run.seed)
-    model = wrap(run.original, run.data.num_classes, init=cfg.alpha_init)
+    model = wrap(run.original_model(), run.data.num_classes, init=cfg.alpha_init)
     res = untrain(model, run.data, cfg, run.device, progress=run.progress)
     meta = {"key": key, "wall_seconds": res.wall_seconds, "steps": res.steps,
             "epochs_run": res.epochs_run, "stopped": res.stopped, "best_val_loss": res.best_val_loss,
             "history": res.history, "untrain_config": cfg.as_dict(), "data_fingerprint": run.fingerprint,
             "provenance": {"dataset": run.data.name}}
-    save_wf(path, res.model, run.original.wfnet_spec, meta)
+    save_wf(path, res.model, run.spec, meta)
     return load(path).model.to(run.device), meta  # reloaded, so a resumed run computes the same
 
 
@@ -338,48 +350,61 @@ def _write_relationships(path: Path, rows: list[dict[str, object]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
-              runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
-              seed: int = 0, methods: list[str] | None = None, progress: bool = True,
-              classes: list[int] | None = None, allow_slow: bool = False) -> dict[str, dict[str, Any]]:
-    """Run (or reuse) every method for one dataset x backbone; write one result file each.
-
-    ``classes`` builds only those classes of the retrained baseline (its ``retrained.json`` is
-    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``."""
+def prepared_run(dataset: str, backbone: str, preset: str | Preset, results_dir: str | Path, runs_dir: str | Path,
+                 device: str, data_root: str | Path | None, seed: int, progress: bool,
+                 allow_slow: bool = False) -> Run:
+    """A ``Run`` whose names were checked before any data is loaded (and, for a ``gpu_only``
+    preset on a CPU, only with ``allow_slow``)."""
     git_commit()  # pin the code version this run starts with (provenance)
     p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
-    preset = p.name
-    methods = list(methods or METHODS)
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise WFNetError(f"unknown method(s) {bad}; expected some of {list(METHODS)}")
-    if classes is not None and methods != ["retrained"]:
-        raise WFNetError("classes= selects classes of the retrained baseline: use it with methods=['retrained'] alone")
     create_backbone(backbone, 2)  # unknown backbone: fail before loading data
     dev = resolve_device(device)
     if p.gpu_only and dev.type != "cuda" and not allow_slow:
-        raise WFNetError(f"the {preset!r} preset takes GPU-hours (days on a CPU); run it on a GPU "
+        raise WFNetError(f"the {p.name!r} preset takes GPU-hours (days on a CPU); run it on a GPU "
                          "(scripts/gpu_run.sh), or pass --allow-slow to run it on the CPU anyway")
     data = load_dataset(dataset, data_root)
-    results_dir = Path(results_dir)
-    run = Run(data, backbone, p, Path(runs_dir), dev, seed, progress, results_dir)
+    return Run(data, backbone, p, Path(runs_dir), dev, seed, progress, Path(results_dir))
+
+
+def run_methods(run: Run, methods: list[str], classes: list[int] | None = None) -> dict[str, dict[str, Any]]:
+    """Run (or reuse) each method by its kind in the registry; write one result file each."""
+    where = (run.results_dir, run.preset.name, run.data.name, run.backbone)
     out: dict[str, dict[str, Any]] = {}
     for method in methods:
-        existing = read_result(results_dir, preset, dataset, backbone, method, seed, recover=True)
+        existing = read_result(*where, method, run.seed, recover=True)
         if run.current(existing, run.method_key(method)):
             out[method] = existing  # type: ignore[assignment]
             continue
-        if method == "original":
+        kind = METHODS.get(method).kind
+        if kind == "reference":
             payload = run_original(run)
-        elif method == "wfnet":
+        elif kind == "one_round":
             payload = run_wfnet(run)
-            rel = payload.pop("_relationships")
-            _write_relationships(result_path(results_dir, preset, dataset, backbone, method, seed).with_name(RELATIONSHIPS),
-                                 rel)
+            _write_relationships(result_path(*where, method, run.seed).with_name(RELATIONSHIPS),
+                                 payload.pop("_relationships"))
         else:
             payload = run_single_class(run, method, classes)
             if payload is None:
                 continue  # some retrained classes still missing: their pieces are kept
-        write_result(results_dir, preset, dataset, backbone, method, payload, seed)
-        out[method] = read_result(results_dir, preset, dataset, backbone, method, seed) or payload
+        write_result(*where, method, payload, run.seed)
+        out[method] = read_result(*where, method, run.seed) or payload
     return out
+
+
+def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
+              runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
+              seed: int = 0, methods: list[str] | None = None, progress: bool = True,
+              classes: list[int] | None = None, allow_slow: bool = False) -> dict[str, dict[str, Any]]:
+    """Run (or reuse) the paper's methods (or ``methods``: any registered ones) for one dataset x
+    backbone; write one result file each.
+
+    ``classes`` builds only those classes of the retrained baseline (its ``retrained.json`` is
+    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``."""
+    methods = list(methods or method_names(in_paper=True))
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise WFNetError(f"unknown method(s) {bad}; expected some of {list(method_names())}")
+    if classes is not None and methods != ["retrained"]:
+        raise WFNetError("classes= selects classes of the retrained baseline: use it with methods=['retrained'] alone")
+    run = prepared_run(dataset, backbone, preset, results_dir, runs_dir, device, data_root, seed, progress, allow_slow)
+    return run_methods(run, methods, classes)

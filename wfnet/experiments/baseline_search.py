@@ -22,22 +22,22 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from . import paper_values as pv
-from .baselines import FinetuneConfig, negative_gradients, random_labels
-from .backbones import create_backbone
-from .data import ImageDataset, load_dataset, stratified_split
-from .errors import WFNetError
-from .io import atomic_write_json
+from ..backbones import create_backbone
+from ..data import ImageDataset, load_dataset, stratified_split
+from ..errors import WFNetError
+from ..io import atomic_write_json, finite_or_none
+from ..methods.baselines import FinetuneConfig, negative_gradients, random_labels
+from ..provenance import git_commit, provenance, resolve_device
+from ..report import paper_values as pv
+from ..runtime import predict
+from ..train import train_model
 from .pipeline import dataset_fields
 from .presets import PRESETS, Preset, content_key
-from .provenance import git_commit, provenance, resolve_device
-from .results import finite_or_none, result_path
-from .train import train_model
-from .runtime import predict
+from .results import result_path
 
 SEARCH_FILE = "baseline_search"  # results/<preset>/<dataset>/<backbone>/baseline_search.json
 Unlearn = Callable[..., nn.Module]
-METHODS: dict[str, Unlearn] = {"random_labels": random_labels, "negative_gradients": negative_gradients}
+SEARCHED: dict[str, Unlearn] = {"random_labels": random_labels, "negative_gradients": negative_gradients}
 
 
 def grid(base: FinetuneConfig, **axes: list[Any]) -> tuple[FinetuneConfig, ...]:
@@ -121,7 +121,7 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
     original = trained.model.eval()
     paper_name = pv.paper_dataset_for(dataset)
     tables: dict[str, Any] = {}
-    for method, unlearn in METHODS.items():
+    for method, unlearn in SEARCHED.items():
         rows = []
         for cfg in tqdm(space.candidates[method], desc=f"search {method}", disable=not progress, leave=False):
             per_class = [score(unlearn(original, data, c, replace(cfg, seed=seed), dev, within=fit), data, c, val, dev)

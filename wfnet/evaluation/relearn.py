@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import BatchIterator, ImageDataset
-from .runtime import autocast, predict, seed_everything
-from .wrap import WFModel
+from ..data import BatchIterator, ImageDataset
+from ..runtime import autocast, predict, seed_everything
+from ..wrap import WFModel
 
 
 @dataclass(frozen=True)

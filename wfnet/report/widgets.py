@@ -3,7 +3,7 @@
 A WF model holds one row of gates per class, so "the model that forgot class c" exists for every
 c at once, and so does the model that forgot a set S (the rows of S combined, product or min: see
 ``wfnet.layers.gates``). ``ForgettingCore`` computes a state with the same ``predict`` call as
-``wfnet.metrics.evaluate_wf`` (one class) and ``wfnet.multiforget.set_logits`` (a set), so the
+``wfnet.evaluation.metrics.evaluate_wf`` (one class) and ``wfnet.evaluation.multiforget.set_logits`` (a set), so the
 forget accuracy shown is *the* Acc_f of the result files, not an approximation. Two front ends
 share it:
 
@@ -33,11 +33,11 @@ from typing import Any, Iterable, Sequence, Union
 import numpy as np
 import torch
 
-from .data import ImageDataset
-from .layers import COMBINES, check_combine, select_gates
-from .metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
-from .runtime import predict
-from .wrap import WFModel
+from ..data import ImageDataset
+from ..evaluation.metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
+from ..layers import COMBINES, check_combine, select_gates
+from ..runtime import predict
+from ..wrap import WFModel
 
 NONE = -1  # the selector value of "forget nothing" (the original model)
 CLOSED_BELOW = 0.5  # a gate sigma(alpha) under this counts as "closed" (the filter's output at most halved)
@@ -192,17 +192,14 @@ class ForgettingCore:
 def load_core(checkpoint: Path | str, data_root: Path | str | None = None, device: str = "cpu",
               per_class: int = 2) -> ForgettingCore:
     """A core for a WF checkpoint on the dataset its metadata names."""
-    from .checkpoint import load
-    from .data import load_dataset
-    from .errors import WFNetError
+    from ..checkpoint import load
+    from ..data import load_dataset
+    from ..errors import WFNetError
 
     loaded = load(checkpoint)
     if loaded.kind != "wf":
         raise WFNetError(f"{checkpoint} is an original model; the explorer needs a WF checkpoint (wf.pt)")
-    name = loaded.meta.get("provenance", {}).get("dataset")
-    if not name:
-        raise WFNetError(f"{checkpoint} does not say which dataset it was trained on")
-    data = load_dataset(name, Path(data_root) if data_root else None)
+    data = load_dataset(loaded.dataset, Path(data_root) if data_root else None)
     return ForgettingCore(loaded.model, data, device, per_class)  # type: ignore[arg-type]
 
 
@@ -210,7 +207,7 @@ def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | 
     """The box at the top of the interactive page: which model it shows (backbone, width, data,
     training and untraining, device, commit, wall time, all from the checkpoint's metadata), and
     what ``wfnet evaluate`` measured on it (``evaluation``: its metrics.json), class by class."""
-    from .checkpoint import load
+    from ..checkpoint import load
 
     esc = html.escape
     meta = load(checkpoint).meta

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data.archive import check_member
-from .errors import WFNetError
+from ..data.archive import check_member
+from ..errors import WFNetError
+from ..methods import method_names
+from ..provenance import REPO_ROOT, git_commit
 from .presets import PRESETS
-from .provenance import REPO_ROOT, git_commit
-from .results import METHODS, RELATIONSHIPS
+from .results import RELATIONSHIPS
 
 FORMAT = "wfnet-results/1"
 MANIFEST = "manifest.json"
@@ -35,7 +36,7 @@ RELATIONSHIPS_HEADER = "layer,filter,class,relevance"
 _NAME = r"[a-z0-9_.-]+"
 _CELL = rf"(?P<preset>{_NAME})/(?P<dataset>{_NAME})/(?P<backbone>{_NAME})(?:/seed-(?P<seed>[1-9]\d*))?"
 _PATTERNS = (  # relative to results/: what a bundle may hold (seed 0 has no seed level)
-    re.compile(rf"{_CELL}/(?P<method>{'|'.join(METHODS)})\.json"),
+    re.compile(rf"{_CELL}/(?P<method>{'|'.join(method_names())})\.json"),
     re.compile(rf"{_CELL}/retrained/class_(?P<cls>\d+)\.json"),
     re.compile(rf"{_CELL}/{re.escape(RELATIONSHIPS)}"),
     re.compile(rf"{_CELL}/(?P<search>baseline_search)\.json"),

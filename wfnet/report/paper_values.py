@@ -14,10 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-CITATION = ("S. Poppi, S. Sarto, M. Cornia, L. Baraldi, R. Cucchiara, \"Multi-Class Unlearning for "
-            "Image Classification via Weight Filtering\", IEEE Intelligent Systems 39(6):40-47, 2024, "
-            "doi:10.1109/MIS.2024.3412742")
-
 PAPER_DATASETS = ("MNIST", "CIFAR-10", "ImageNet-1k")
 PAPER_BACKBONES = ("vgg16", "resnet18", "vit_tiny", "vit_small")  # wfnet backbone names
 BACKBONE_LABELS = {"vgg16": "VGG-16", "resnet18": "ResNet-18", "vit_tiny": "ViT-T",
@@ -42,43 +38,50 @@ class PaperTable1Cell:
     rt: str | None  # "mean (failed)" as printed; None where the paper prints "-"
 
 
-def _c(acc_r: float | None, acc_f: float | None, zrf: float | None, rt: str | None = None) -> PaperTable1Cell:
-    return PaperTable1Cell(acc_r, acc_f, zrf, rt)
+# Table 1 as printed, one row per backbone and method: "Acc_r, Acc_f, ZRF, RT" for MNIST | CIFAR-10 |
+# ImageNet-1k; "-" where the paper prints "-" (no such value) or ran nothing.
+TABLE1_TEXT = """
+vgg16     original           99.6, 99.6, 48.0, - | 93.0, 93.0, 48.3, - | 71.2, 71.3, 0.35, -
+vgg16     retrained          99.4, 0.0, 48.7, 74.5 (5) | 89.9, 0.0, 50.1, 65.3 (5) | -
+vgg16     random_labels      99.6, 0.0, 53.3, 40.3 (0) | 88.7, 0.0, 52.5, 56.5 (5) | -
+vgg16     negative_gradients 99.4, 0.0, 48.3, 24.6 (0) | 89.4, 0.0, 51.6, 76.7 (7) | -
+vgg16     wfnet              73.2, 0.0, 79.2, 27.6 (1) | 80.2, 18.3, 57.4, 54.2 (5) | 64.1, 1.89, 0.53, -
+resnet18  original           99.6, 99.6, 47.0, - | 93.9, 94.0, 48.0, - | 70.5, 70.3, 0.35, -
+resnet18  retrained          99.4, 0.0, 48.7, 43.6 (0) | 90.5, 0.0, 51.4, > 100 (10) | -
+resnet18  random_labels      99.4, 0.0, 57.1, 15.7 (0) | 90.6, 0.0, 59.4, 21.6 (0) | -
+resnet18  negative_gradients 99.2, 0.0, 52.1, 20.1 (0) | 92.4, 0.0, 55.2, 31.3 (3) | -
+resnet18  wfnet              94.0, 9.68, 63.1, 22.7 (0) | 79.7, 9.25, 63.9, 94.3 (9) | 64.4, 1.47, 0.40, -
+vit_tiny  original           98.9, 98.9, 47.2, - | 78.0, 78.0, 49.8, - | 75.6, 75.5, 0.34, -
+vit_tiny  retrained          99.0, 0.0, 50.2, 71.4 (7) | 71.2, 0.0, 67.6, 52.2 (4) | -
+vit_tiny  random_labels      98.3, 0.0, 48.7, 81.9 (8) | 73.2, 0.0, 57.7, 83.5 (8) | -
+vit_tiny  negative_gradients 98.4, 0.0, 54.6, 71.6 (7) | 74.4, 0.0, 50.1, 81.7 (8) | -
+vit_tiny  wfnet              93.5, 0.0, 47.4, > 100 (10) | 73.5, 0.0, 59.8, > 100 (10) | 68.0, 2.51, 0.44, -
+vit_small original           99.0, 98.9, 47.1, - | 85.2, 85.2, 53.6, - | 82.3, 82.2, 0.34, -
+vit_small retrained          99.0, 0.0, 49.5, 91.5 (8) | 75.5, 0.0, 61.3, 51.1 (4) | -
+vit_small random_labels      99.5, 0.0, 50.4, 74.1 (7) | 74.8, 0.0, 50.8, 75.0 (6) | -
+vit_small negative_gradients 99.6, 0.0, 52.3, 44.1 (4) | 75.5, 0.0, 51.7, 61.7 (5) | -
+vit_small wfnet              94.0, 0.0, 48.0, 91.0 (9) | 74.7, 0.0, 59.7, 81.1 (8) | 69.2, 9.46, 0.45, -
+"""
 
 
-_NA = _c(None, None, None)  # "- - -": the paper did not run it (retrained/single-class on ImageNet)
+def _cell(text: str) -> PaperTable1Cell:
+    if text.strip() == "-":
+        return PaperTable1Cell(None, None, None, None)
+    acc_r, acc_f, zrf, rt = (v.strip() for v in text.split(",", 3))
+    num = lambda v: None if v == "-" else float(v)  # noqa: E731
+    return PaperTable1Cell(num(acc_r), num(acc_f), num(zrf), None if rt == "-" else rt)
 
-# TABLE1[backbone][method] = (MNIST, CIFAR-10, ImageNet-1k); method names as in wfnet.results.
-TABLE1: dict[str, dict[str, tuple[PaperTable1Cell, PaperTable1Cell, PaperTable1Cell]]] = {
-    "vgg16": {
-        "original": (_c(99.6, 99.6, 48.0), _c(93.0, 93.0, 48.3), _c(71.2, 71.3, 0.35)),
-        "retrained": (_c(99.4, 0.0, 48.7, "74.5 (5)"), _c(89.9, 0.0, 50.1, "65.3 (5)"), _NA),
-        "random_labels": (_c(99.6, 0.0, 53.3, "40.3 (0)"), _c(88.7, 0.0, 52.5, "56.5 (5)"), _NA),
-        "negative_gradients": (_c(99.4, 0.0, 48.3, "24.6 (0)"), _c(89.4, 0.0, 51.6, "76.7 (7)"), _NA),
-        "wfnet": (_c(73.2, 0.0, 79.2, "27.6 (1)"), _c(80.2, 18.3, 57.4, "54.2 (5)"), _c(64.1, 1.89, 0.53)),
-    },
-    "resnet18": {
-        "original": (_c(99.6, 99.6, 47.0), _c(93.9, 94.0, 48.0), _c(70.5, 70.3, 0.35)),
-        "retrained": (_c(99.4, 0.0, 48.7, "43.6 (0)"), _c(90.5, 0.0, 51.4, "> 100 (10)"), _NA),
-        "random_labels": (_c(99.4, 0.0, 57.1, "15.7 (0)"), _c(90.6, 0.0, 59.4, "21.6 (0)"), _NA),
-        "negative_gradients": (_c(99.2, 0.0, 52.1, "20.1 (0)"), _c(92.4, 0.0, 55.2, "31.3 (3)"), _NA),
-        "wfnet": (_c(94.0, 9.68, 63.1, "22.7 (0)"), _c(79.7, 9.25, 63.9, "94.3 (9)"), _c(64.4, 1.47, 0.40)),
-    },
-    "vit_tiny": {
-        "original": (_c(98.9, 98.9, 47.2), _c(78.0, 78.0, 49.8), _c(75.6, 75.5, 0.34)),
-        "retrained": (_c(99.0, 0.0, 50.2, "71.4 (7)"), _c(71.2, 0.0, 67.6, "52.2 (4)"), _NA),
-        "random_labels": (_c(98.3, 0.0, 48.7, "81.9 (8)"), _c(73.2, 0.0, 57.7, "83.5 (8)"), _NA),
-        "negative_gradients": (_c(98.4, 0.0, 54.6, "71.6 (7)"), _c(74.4, 0.0, 50.1, "81.7 (8)"), _NA),
-        "wfnet": (_c(93.5, 0.0, 47.4, "> 100 (10)"), _c(73.5, 0.0, 59.8, "> 100 (10)"), _c(68.0, 2.51, 0.44)),
-    },
-    "vit_small": {
-        "original": (_c(99.0, 98.9, 47.1), _c(85.2, 85.2, 53.6), _c(82.3, 82.2, 0.34)),
-        "retrained": (_c(99.0, 0.0, 49.5, "91.5 (8)"), _c(75.5, 0.0, 61.3, "51.1 (4)"), _NA),
-        "random_labels": (_c(99.5, 0.0, 50.4, "74.1 (7)"), _c(74.8, 0.0, 50.8, "75.0 (6)"), _NA),
-        "negative_gradients": (_c(99.6, 0.0, 52.3, "44.1 (4)"), _c(75.5, 0.0, 51.7, "61.7 (5)"), _NA),
-        "wfnet": (_c(94.0, 0.0, 48.0, "91.0 (9)"), _c(74.7, 0.0, 59.7, "81.1 (8)"), _c(69.2, 9.46, 0.45)),
-    },
-}
+
+def _parse_table1(text: str) -> dict[str, dict[str, tuple[PaperTable1Cell, ...]]]:
+    table: dict[str, dict[str, tuple[PaperTable1Cell, ...]]] = {}
+    for line in text.strip().splitlines():
+        backbone, method, cells = line.split(maxsplit=2)
+        table.setdefault(backbone, {})[method] = tuple(_cell(c) for c in cells.split("|"))
+    return table
+
+
+# TABLE1[backbone][method] = (MNIST, CIFAR-10, ImageNet-1k); method names as in the registry (wfnet.methods).
+TABLE1 = _parse_table1(TABLE1_TEXT)
 
 # TABLE2[backbone] = {dataset: (Ins, Del)}, WF-Net only.
 TABLE2: dict[str, dict[str, tuple[float, float]]] = {

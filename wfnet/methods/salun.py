@@ -21,15 +21,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from ..data import BatchIterator, ImageDataset
 from .baselines import FinetuneConfig, class_index, random_labels
-from .data import BatchIterator, ImageDataset
-from .presets import Preset
+from .registry import register_method
+
+if TYPE_CHECKING:
+    from ..experiments.presets import Preset
+    from ..experiments.reproduce import Run
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class SalunConfig:
         return asdict(self)
 
     @classmethod
-    def for_preset(cls, preset: Preset) -> "SalunConfig":
+    def for_preset(cls, preset: "Preset") -> "SalunConfig":
         """The preset's Random Labels budget: SalUn then differs from it only by the mask."""
         return cls(finetune=preset.random_labels)
 
@@ -108,3 +113,10 @@ def salun(original: nn.Module, data: ImageDataset, cls: int, cfg: SalunConfig,
             for leaf in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, leaf, leave_parametrized=True)
     return model.eval()
+
+
+@register_method("salun", label="SalUn †", kind="single_class", in_paper=False, order=50,
+                 config=lambda p, dataset, backbone, seed: SalunConfig.for_preset(p),
+                 cite="Fan et al., ICLR 2024")
+def _salun(run: "Run", cls: int, cfg: SalunConfig) -> nn.Module:
+    return salun(run.original_model(), run.data, cls, cfg, run.device)

@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import TrainConfig
-from .data import BatchIterator, ImageDataset
-from .train import train_model
-from .runtime import autocast, seed_everything
+from ..config import TrainConfig
+from ..data import BatchIterator, ImageDataset
+from ..runtime import autocast, seed_everything
+from ..train import train_model
+from .registry import register_method
+
+if TYPE_CHECKING:
+    from ..experiments.reproduce import Run
 
 
 @dataclass(frozen=True)
@@ -114,3 +119,26 @@ def negative_gradients(original: nn.Module, data: ImageDataset, cls: int, cfg: F
                             augment=data.augment, generator=gen, index=forget)
     return _finetune(model, batches, cfg, lambda logits, y: -F.cross_entropy(logits.float(), y), device,
                      train_mode=False, stop=lambda logits, y: bool((logits.argmax(1) != y).all()))
+
+
+# -- registered in the method table (``wfnet.methods.registry``) ----------------------------------
+
+@register_method("retrained", label="Retrained Model", kind="single_class", in_paper=True, order=10,
+                 config=lambda p, dataset, backbone, seed: p.train_config(dataset, backbone, seed),
+                 key_field=None, cite="the gold standard: trained from scratch without the class")
+def _retrained(run: "Run", cls: int, cfg: TrainConfig) -> nn.Module:
+    return retrain_without(run.factory, run.data, cls, cfg, run.device)
+
+
+@register_method("random_labels", label="Random Labels †", kind="single_class", in_paper=True, order=20,
+                 config=lambda p, dataset, backbone, seed: p.random_labels, key_field="finetune",
+                 cite="Hayase et al., 2020")
+def _random_labels(run: "Run", cls: int, cfg: FinetuneConfig) -> nn.Module:
+    return random_labels(run.original_model(), run.data, cls, cfg, run.device)
+
+
+@register_method("negative_gradients", label="Negative Gradients †", kind="single_class", in_paper=True, order=30,
+                 config=lambda p, dataset, backbone, seed: p.negative_gradients, key_field="finetune",
+                 cite="Golatkar et al., 2020")
+def _negative_gradients(run: "Run", cls: int, cfg: FinetuneConfig) -> nn.Module:
+    return negative_gradients(run.original_model(), run.data, cls, cfg, run.device)

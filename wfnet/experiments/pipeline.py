@@ -20,18 +20,18 @@ from typing import Any
 
 import torch
 
-from .backbones import build, create_backbone
-from .checkpoint import load, save_original, save_wf
-from .config import TrainConfig, UntrainConfig
-from .data import ImageDataset, ImageTensors, load_dataset
-from .errors import WFNetError
-from .io import atomic_write_json, read_json_object
-from .metrics import evaluate_original, evaluate_wf, random_reference
-from .provenance import provenance
+from ..backbones import build, create_backbone
+from ..checkpoint import load, save_original, save_wf
+from ..config import TrainConfig, UntrainConfig
+from ..data import ImageDataset, ImageTensors, load_dataset
+from ..errors import WFNetError
+from ..evaluation.metrics import evaluate_original, evaluate_wf, random_reference
+from ..io import atomic_write_json, read_json_object
+from ..methods.untrain import untrain
+from ..provenance import provenance
+from ..train import train_model
+from ..wrap import wrap
 from .results import with_null_reasons
-from .train import train_model
-from .untrain import untrain
-from .wrap import wrap
 
 RANDOM_REFERENCE_SEED = 12345  # M* in ZRF: fixed so every method is compared to the same model
 
@@ -140,14 +140,6 @@ def train_original(data: ImageDataset, backbone: str, out: Path, cfg: TrainConfi
     return write_metrics(out, metrics)
 
 
-def _dataset_for(meta: dict[str, Any], data_root: Path | None) -> ImageDataset:
-    prov = meta.get("provenance", meta)
-    name = prov.get("dataset") if isinstance(prov, dict) else None
-    if not name or not isinstance(name, str):
-        raise WFNetError("the checkpoint does not say which dataset it was trained on")
-    return load_dataset(name, data_root)
-
-
 def check_untrain_fits(data: ImageDataset, cfg: UntrainConfig) -> None:
     """Combinations only the data can settle: a batch must fit in what the validation split
     leaves, or untraining would run zero steps and report success."""
@@ -164,7 +156,7 @@ def untrain_checkpoint(checkpoint: Path, out: Path, cfg: UntrainConfig, device: 
     loaded = load(checkpoint)
     if loaded.kind != "original":
         raise WFNetError(f"{checkpoint} is already a WF model; untrain an original model")
-    data = _dataset_for(loaded.meta, data_root)
+    data = load_dataset(loaded.dataset, data_root)
     check_untrain_fits(data, cfg)
     model = wrap(loaded.model, data.num_classes, init=cfg.alpha_init)
     result = untrain(model, data, cfg, device, progress=progress)
@@ -186,7 +178,7 @@ def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
     """Acc_r, Acc_f, ZRF (mean and per class) of an original or WF checkpoint."""
     check_output_folder(out, "evaluate")
     loaded = load(checkpoint)
-    data = _dataset_for(loaded.meta, data_root)
+    data = load_dataset(loaded.dataset, data_root)
     start = time.perf_counter()
     random_model = random_reference(lambda: build(loaded.spec), RANDOM_REFERENCE_SEED)
     model = loaded.model.to(device)

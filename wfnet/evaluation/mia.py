@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import ImageDataset
-from .results import finite_or_none
-from .runtime import predict
+from ..data import ImageDataset
+from ..io import finite_or_none
+from ..runtime import predict
 
 FEATURES = ("confidence", "entropy", "m_entropy")  # the attack features this module knows
 

@@ -15,18 +15,20 @@ configs its result depends on, so retuning a baseline never invalidates WF-Net's
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
-from .baselines import FinetuneConfig
-from .config import TrainConfig, UntrainConfig, train_defaults, untrain_defaults
-from .errors import WFNetError
-from .registry import Registry
-from .relearn import RelearnConfig
+from ..config import TrainConfig, UntrainConfig, train_defaults, untrain_defaults
+from ..errors import WFNetError
+from ..evaluation.relearn import RelearnConfig
+from ..io import content_key
+from ..methods import METHODS
+from ..methods.baselines import FinetuneConfig
+from ..registry import Registry
 
-METHOD_VERSION = 2  # bump when a method's semantics change: cached results are then recomputed
+METHOD_VERSION = 3  # bump when a method's semantics change: cached results are then recomputed
 #   2: per-method keys; RT targets are the original's per-class test accuracy from its full-test logits
+#   3: every single-class piece also holds its MIA-efficacy and SalUn's accuracies (the scorecard)
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,10 @@ class Preset:
             return replace(self.relearn, optimizer="adamw", lr=self.relearn.lr / 10, seed=seed)
         return replace(self.relearn, seed=seed)
 
-    def finetune_config(self, method: str) -> FinetuneConfig:
-        """The fine-tuning budget of a single-class baseline (random_labels, negative_gradients)."""
-        if method not in ("random_labels", "negative_gradients"):
-            raise WFNetError(f"{method!r} has no fine-tuning config; expected random_labels or negative_gradients")
-        return getattr(self, method)
+    def method_config(self, method: str, dataset: str, backbone: str, seed: int) -> Any:
+        """What this preset gives a registered method (``wfnet.methods``): its provenance, and
+        its key's ``key_field``."""
+        return METHODS.get(method).config_for(self, dataset, backbone, seed)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -107,14 +108,15 @@ class Preset:
         if method == "wfnet":
             return {**base, **relearn, "untrain": self.untrain_config(backbone, seed).as_dict(),
                     "insdel_steps": self.insdel_steps, "top_k": self.top_k}
-        if method == "retrained":
-            return {**base, **relearn, "method": method}
-        return {**base, **relearn, "method": method, "finetune": self.finetune_config(method).as_dict()}
+        m = METHODS.get(method)
+        parts = {**base, **relearn, "method": method}
+        if m.key_field is not None:
+            parts[m.key_field] = _as_dict(self.method_config(method, dataset, backbone, seed))
+        return parts
 
 
-def content_key(obj: object) -> str:
-    """16 hex digits of the sha256 of a JSON-able object (sorted keys): equal configs, equal keys."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _as_dict(cfg: Any) -> Any:
+    return cfg.as_dict() if hasattr(cfg, "as_dict") else cfg
 
 
 PRESETS: Registry[Preset] = Registry("preset")

@@ -1,0 +1,82 @@
+"""Every unlearning method in one table (as timm's ``@register_model`` registers models).
+
+A method registers its name, the label its rows carry in the tables, its kind, whether it is a
+row of the paper's Table 1, the config a preset gives it, and, for a single-class method, the
+function that unlearns one class. ``reproduce``, the beyond-the-paper step, the MIA scorecard,
+the GPU plan, bundles and the book's tables all read this table: adding a method is one module
+that calls ``register_method`` (and is imported by ``wfnet.methods``), plus its test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from torch import nn
+
+from ..registry import Registry
+
+if TYPE_CHECKING:
+    from ..experiments.presets import Preset
+    from ..experiments.reproduce import Run
+
+KINDS = ("reference", "one_round", "single_class")
+ConfigFor = Callable[["Preset", str, str, int], Any]   # (preset, dataset, backbone, seed) -> config
+Unlearn = Callable[["Run", int, Any], nn.Module]        # (run, class, config) -> the model that forgot it
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    label: str                        # its rows' label in the tables ("†": single-class)
+    kind: str                         # "reference" (the original), "one_round" (WF-Net: every class at once),
+    #                                   "single_class" (one model per forgotten class)
+    in_paper: bool                    # a row of the paper's Table 1 (else: beyond the paper)
+    order: int                        # row order in the tables
+    config: ConfigFor | None = None   # what the preset gives it (its provenance, and its key below)
+    key_field: str | None = "config"  # the name of that config inside its result key (None: not in it)
+    unlearn: Unlearn | None = None    # single-class methods only
+    cite: str = ""                    # where the method comes from
+
+    def config_for(self, preset: "Preset", dataset: str, backbone: str, seed: int) -> Any:
+        return None if self.config is None else self.config(preset, dataset, backbone, seed)
+
+
+METHODS: Registry[Method] = Registry("method")
+
+
+def register_method(name: str, *, label: str, kind: str, in_paper: bool, order: int, config: ConfigFor | None = None,
+                    key_field: str | None = "config", cite: str = "") -> Callable[[Unlearn], Unlearn]:
+    """Register a single-class method: decorates its ``unlearn(run, cls, config)``."""
+    def add(unlearn: Unlearn) -> Unlearn:
+        register(Method(name, label, kind, in_paper, order, config, key_field, unlearn, cite))
+        return unlearn
+    return add
+
+
+def register(method: Method) -> Method:
+    """Register a method that is not a single-class function (the original, WF-Net)."""
+    if method.kind not in KINDS:
+        raise ValueError(f"method kind {method.kind!r} is not one of {KINDS}")
+    if (method.kind == "single_class") != (method.unlearn is not None):
+        raise ValueError(f"method {method.name!r}: single-class methods, and only they, have an unlearn function")
+    return METHODS.register(method.name)(method)
+
+
+def methods(in_paper: bool | None = None, kind: str | None = None) -> list[Method]:
+    """Registered methods in table order, optionally only the paper's (or the others) or one kind."""
+    found = [METHODS.get(n) for n in METHODS]
+    found = [m for m in found if (in_paper is None or m.in_paper == in_paper) and (kind is None or m.kind == kind)]
+    return sorted(found, key=lambda m: (m.order, m.name))
+
+
+def method_names(in_paper: bool | None = None, kind: str | None = None) -> tuple[str, ...]:
+    return tuple(m.name for m in methods(in_paper, kind))
+
+
+def label(name: str) -> str:
+    """A method's table label (an unregistered name is shown as it is)."""
+    return METHODS.get(name).label if name in METHODS else name
+
+
+register(Method("original", "Original Model", "reference", in_paper=True, order=0, key_field=None))

@@ -1,0 +1,9 @@
+"""From result files to the book: tables and figures (``tables``, re-exported here, so that a
+notebook reads ``report.table1``), the beyond chapter's tables (``beyond``), the interactive page
+(``widgets``) and the paper's own numbers (``paper_values``)."""
+
+from . import paper_values, widgets  # noqa: F401
+from .tables import *  # noqa: F401,F403
+from .tables import __all__ as _tables_all
+
+__all__ = ["paper_values", "widgets", *_tables_all]

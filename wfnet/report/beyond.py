@@ -1,0 +1,245 @@
+"""The beyond-the-paper chapter's tables and figures, from result files only: class sets
+(``multiforget.json``), every method's Table-1 numbers with MIA-efficacy, the field's scorecard
+(gap to the retrained model), and the cost of each method (``mia.json`` and the method files,
+written by ``wfnet beyond``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ..evaluation.mia import SCORECARD
+from ..experiments.results import read_result
+from ..methods import label, method_names
+
+BEYOND_FILES = ("multiforget", "mia", "salun", "ssd")
+
+
+def beyond_runs(results_dir: Path | str) -> list[tuple[str, str, str]]:
+    """(preset, dataset, backbone) with at least one beyond-the-paper result, paper preset first."""
+    found = {p.parts[-4:-1] for name in BEYOND_FILES for p in Path(results_dir).glob(f"*/*/*/{name}.json")}
+    return sorted(found, key=lambda r: (r[0] != "paper", r))
+
+
+def _fmt(value: Any, digits: int = 1, scale: float = 1.0) -> str:
+    from .tables import NOT_RUN
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NOT_RUN
+    return f"{float(value) * scale:.{digits}f}"
+
+
+def pair_matrix(mf: dict[str, Any], metric: str, combine: str) -> Any:
+    """classes x classes (%): cell (a, b) = ``metric`` when forgetting {a, b}; the diagonal is the
+    single-class row (forget {a})."""
+    import pandas as pd
+
+    names = mf["classes"]
+    mat = pd.DataFrame(float("nan"), index=names, columns=names)
+    for s in mf["single"]:
+        mat.iloc[s["cls"], s["cls"]] = s[metric]
+    for s in mf["sets"]:
+        if s["size"] == 2 and s.get(combine, {}).get(metric) is not None:
+            a, b = s["classes"]
+            mat.iloc[a, b] = mat.iloc[b, a] = s[combine][metric]
+    return mat
+
+
+def plot_pair_heatmaps(mf: dict[str, Any], combine: str, title: str = "") -> Any:
+    """Two seaborn heatmaps: forget and retain accuracy of every pair (diagonal: single class)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), layout="constrained")
+    for ax, metric, panel, cmap in ((axes[0], "acc_f", "Acc_f ↓ (%) on the forgotten pair", "rocket"),
+                                    (axes[1], "acc_r", "Acc_r ↑ (%) on the other classes", "mako")):
+        sns.heatmap(pair_matrix(mf, metric, combine), ax=ax, annot=True, fmt=".0f", cmap=cmap, vmin=0, vmax=100,
+                    square=True, cbar_kws={"label": "%"}, annot_kws={"fontsize": 7})
+        ax.set_title(f"{panel} · {combine}", fontsize=10)
+        ax.set_xlabel("forgotten class b")
+        ax.set_ylabel("forgotten class a")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def multiforget_frame(mf: dict[str, Any] | None) -> Any:
+    """Per set size and combination: mean Acc_f / Acc_r next to the single-class rows."""
+    import pandas as pd
+
+    if not mf:
+        return None
+    rows = []
+    for size, s in sorted(mf["summary"].items()):
+        for comb in mf["config"]["combines"]:
+            c = s[comb]
+            rows.append({"classes forgotten": int(size), "combination": comb, "sets": s["n_sets"],
+                         "Acc_f ↓ (%)": _fmt(c["acc_f"]), "single-row Acc_f (%)": _fmt(s["single_acc_f"]),
+                         "Acc_r ↑ (%)": _fmt(c["acc_r"]), "single-row Acc_r (%)": _fmt(s["single_acc_r"]),
+                         "original Acc_r (%)": _fmt(s["original_acc_r"]),
+                         "Acc_r drop vs single (pts)": _fmt(c["acc_r_drop_vs_single"]),
+                         "worst set (drop, pts)": ("–" if c["worst_set"] is None else
+                                                   f"{{{', '.join(mf['classes'][i] for i in c['worst_set'])}}} "
+                                                   f"({c['worst_acc_r_drop']:.1f})"),
+                         "sets with Acc_f above single": c["sets_acc_f_above_single"]})
+    return pd.DataFrame(rows).set_index(["classes forgotten", "combination"])
+
+
+def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
+    """Table 1 extended: Acc_r, Acc_f, ZRF, RT and MIA-efficacy of every method incl. SalUn."""
+    import pandas as pd
+
+    from .tables import NOT_REPORTED, NOT_RUN, format_rt
+
+    root = Path(results_dir)
+    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    rows = []
+    for m in method_names():
+        res = read_result(root, preset, dataset, backbone, m)
+        mi = mia.get(m) or {}
+        rows.append({
+            "method": label(m),
+            "Acc_r ↑ (%)": _fmt(res and res.get("acc_r")), "Acc_f ↓ (%)": _fmt(res and res.get("acc_f")),
+            "ZRF ↑": _fmt(res and res.get("zrf"), 3),
+            "RT ↑ (epochs)": (NOT_RUN if res is None else NOT_REPORTED if m == "original"
+                              else format_rt(res.get("rt"), res.get("rt_failed"))),
+            "MIA-efficacy ↑ (%)": _fmt(mi.get("mia_efficacy"), 1, 100.0),
+            "attack accuracy (%)": _fmt(mi.get("attack_accuracy"), 1, 100.0),
+            "classes where the attack beats chance": (NOT_RUN if "informative_classes" not in mi
+                                                      else f"{mi['informative_classes']} / {len(mi.get('per_class', []))}"),
+            "MIA-efficacy on those (%)": _fmt(mi.get("mia_efficacy_informative"), 1, 100.0),
+            **{f"MIA ({f}) (%)": _fmt(v.get("mia_efficacy"), 1, 100.0)
+               for f, v in (mi.get("by_feature") or {}).items() if f != mi.get("feature")},
+            "configuration key": _run_key(res) or NOT_RUN,
+        })
+    return pd.DataFrame(rows).set_index("method").fillna(NOT_RUN)
+
+
+SCORECARD_LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "mia": "MIA-efficacy"}
+
+
+def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
+    """The field's scorecard (SalUn, ICLR 2024): UA, RA, TA, MIA-efficacy (%) of every method, each
+    with its absolute gap to the retrained model in parentheses, their average gap (lower = closer
+    to retraining) and the unlearning seconds. Gaps need the retrained model's MIA."""
+    import pandas as pd
+
+    from .tables import NOT_REPORTED, NOT_RUN
+
+    root = Path(results_dir)
+    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    ref = (mia.get("retrained") or {}).get("scorecard") or {}
+    rows = []
+    for m in method_names():
+        card = (mia.get(m) or {}).get("scorecard") or {}
+        gaps = [abs(card[k] - ref[k]) for k in SCORECARD if card.get(k) is not None and ref.get(k) is not None]
+        row: dict[str, str] = {"method": label(m)}
+        for k in SCORECARD:
+            value = card.get(k)
+            gap = (f" ({abs(value - ref[k]):.1f})" if value is not None and ref.get(k) is not None and m != "retrained"
+                   else "")
+            row[f"{SCORECARD_LABELS[k]} (%)"] = NOT_RUN if value is None else f"{value:.1f}{gap}"
+        row["Avg. gap ↓"] = (NOT_REPORTED if m == "retrained" else
+                             f"{sum(gaps) / len(gaps):.2f}" if len(gaps) == len(SCORECARD) else NOT_RUN)
+        prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}
+        seconds = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
+        row["unlearning (s)"] = NOT_REPORTED if m == "original" else _fmt(seconds)
+        row["device"] = prov.get("device", NOT_RUN)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("method")
+
+
+def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
+    """Wall seconds of every method (unlearning, total with scoring and relearn time), and what
+    measuring MIA took where it was not measured on each model as it was made (original, WF-Net)."""
+    import pandas as pd
+
+    from .tables import NOT_REPORTED
+
+    root = Path(results_dir)
+    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    rows = []
+    for m in method_names():
+        prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}
+        per = prov.get("unlearn_wall_seconds_per_class")
+        unlearn = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
+        mi = mia.get(m) or {}
+        rows.append({"method": label(m),
+                     "unlearning (s)": _fmt(unlearn) if m != "original" else NOT_REPORTED,
+                     "per class (s)": _fmt(sum(per) / len(per)) if per else NOT_REPORTED if m in ("original", "wfnet") else _fmt(None),
+                     "result total (s)": _fmt(prov.get("wall_seconds")),
+                     "MIA measurement (s)": (_fmt(mi.get("wall_seconds")) if mi.get("wall_seconds") is not None
+                                             else "with each model" if mi else _fmt(None)),
+                     "device": prov.get("device", _fmt(None))})
+    mf = read_result(root, preset, dataset, backbone, "multiforget")
+    if mf:
+        prov = mf.get("provenance") or {}
+        rows.append({"method": "WF-Net class sets (all pairs + triples, both combinations)",
+                     "unlearning (s)": "0 (no training)", "per class (s)": NOT_REPORTED,
+                     "result total (s)": _fmt(prov.get("wall_seconds")), "MIA measurement (s)": NOT_REPORTED,
+                     "device": prov.get("device", "?")})
+    return pd.DataFrame(rows).set_index("method")
+
+
+def multiforget_findings(mf: dict[str, Any] | None) -> str:
+    """Plain-language summary of where combining rows degrades, computed from the file."""
+    from .tables import NOT_RUN
+
+    if not mf:
+        return f"_{NOT_RUN}._"
+    names = mf["classes"]
+    lines = []
+    for size, s in sorted(mf["summary"].items()):
+        for comb in mf["config"]["combines"]:
+            c = s[comb]
+            if c["acc_r"] is None:
+                continue
+            worst = ("" if c["worst_set"] is None else
+                     f"; worst set {{{', '.join(names[i] for i in c['worst_set'])}}} loses {c['worst_acc_r_drop']:.1f} points")
+            lines.append(
+                f"- **{size} classes, {comb}** ({s['n_sets']} sets): Acc_f {_fmt(c['acc_f'])} % "
+                f"(single rows {_fmt(s['single_acc_f'])} %, {c['sets_acc_f_above_single']} sets forget worse than "
+                f"their single rows), Acc_r {_fmt(c['acc_r'])} % against {_fmt(s['single_acc_r'])} % for the single "
+                f"rows and {_fmt(s['original_acc_r'])} % for the original: a mean drop of "
+                f"{_fmt(c['acc_r_drop_vs_single'])} points{worst}.")
+    return "\n".join(lines)
+
+
+def mia_caveat(mia: dict[str, Any] | None) -> str:
+    """Which methods' MIA numbers rest on an attack that is at chance for most classes."""
+    from .tables import NOT_RUN
+
+    if not mia:
+        return f"_MIA: {NOT_RUN}._"
+    known = {m: v for m, v in mia.get("methods", {}).items() if v.get("informative_classes") is not None}
+    if not known:
+        return "_Whether the attack beats chance was not recorded in this result file._"
+    weak = [label(m) for m, v in known.items() if 2 * v["informative_classes"] < len(v.get("per_class", []))]
+    if not weak:
+        return "The attack beats chance for most classes of every method shown."
+    return (f"**The attack is at chance for most classes of: {', '.join(weak)}.** For these, members and "
+            "non-members are indistinguishable (the model barely overfits), and MIA-efficacy says more about "
+            "the sign of a near-zero attack weight than about forgetting: read the 'on those' column, or not at all.")
+
+
+def _run_key(res: dict[str, Any] | None) -> str | None:
+    """The ``reproduce`` configuration key a result was computed under."""
+    prov = (res or {}).get("provenance") or {}
+    return prov.get("run_key", prov.get("key"))
+
+
+def key_caveat(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> str:
+    """Warn when the files of one run come from different configurations (e.g. a preset or
+    untraining default changed between ``wfnet reproduce`` and ``run_beyond``)."""
+    root = Path(results_dir)
+    keys: dict[str, list[str]] = {}
+    for name in (*method_names(), "multiforget", "mia"):
+        k = _run_key(read_result(root, preset, dataset, backbone, name))
+        if k:
+            keys.setdefault(k, []).append(name)
+    if len(keys) <= 1:
+        return ""
+    parts = "; ".join(f"`{k}`: {', '.join(v)}" for k, v in keys.items())
+    return (f"**Mixed configurations:** these files were computed under different configuration keys ({parts}), "
+            "so their rows are not directly comparable until `wfnet reproduce` and `run_beyond` are rerun.")
