@@ -11,8 +11,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from _timing import median_seconds
+
 from wfnet.backbones import create_backbone
 from wfnet.provenance import device_name, git_commit, resolve_device
 from wfnet.runtime import autocast, use_fast_kernels

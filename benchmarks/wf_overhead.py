@@ -12,8 +12,8 @@ import argparse
 
 import torch
 import torch.nn.functional as F
-
 from _timing import median_seconds
+
 from wfnet import create_backbone, wrap
 from wfnet.provenance import device_name, git_commit, resolve_device
 
