@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.wfnet-installed
 
-.PHONY: venv test test-fast book vendor experiments interactive-model bench clean-book clean-interactive FORCE
+.PHONY: venv test test-fast book vendor experiments interactive-model onnx-page bench clean-book clean-interactive FORCE
 
 venv: $(STAMP)
 
@@ -42,8 +42,7 @@ RES := results/$(PRESET)/$(DATASET)/$(BACKBONE)
 # matches and recompute the others (a changed default changes the key)
 WFNET_SRC := $(shell find wfnet -name '*.py')
 BOOK_STAMP := _build/html/.built
-BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) wfnet/report/tables.py \
-	wfnet/report/widgets.py wfnet/report/paper_values.py
+BOOK_INPUTS := _config.yml _toc.yml $(wildcard book/*.md notebooks/*.py) $(wildcard wfnet/report/*.py)
 
 book: $(BOOK_STAMP)
 
@@ -125,15 +124,27 @@ $(IA_EVAL): $(IA)/wf/wf.pt
 
 interactive-model: $(IA_EVAL)
 
-experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL)
+# the draw-and-forget page: the interactive model exported to ONNX (forget mask as an input), its
+# test vectors and the Python check (onnxruntime vs PyTorch <= 1e-4), served as _static/onnx/
+ONNX := book/_assets_onnx
+ONNX_VECTORS := $(ONNX)/onnx/vectors.json
+$(ONNX_VECTORS): $(IA)/wf/wf.pt wfnet/report/onnx_page.py
+	rm -rf $(ONNX).part
+	$(PY) -m wfnet.report.onnx_page --checkpoint $(IA)/wf/wf.pt --out $(ONNX).part/onnx
+	rm -rf $(ONNX) && mv $(ONNX).part $(ONNX)
+
+onnx-page: $(ONNX_VECTORS)
+
+experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(ONNX_VECTORS)
 
 # every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
-$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(BOOK_INPUTS) $(VENDOR)/.stamp $(shell find results -type f 2>/dev/null)
+$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(ONNX_VECTORS) $(BOOK_INPUTS) $(VENDOR)/.stamp \
+	$(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@
 
 clean-book:
-	rm -rf _build $(EXEC) $(VENDOR)
+	rm -rf _build $(EXEC) $(VENDOR) $(ONNX)
 
 clean-interactive:
 	rm -rf runs/book-interactive

@@ -7,6 +7,8 @@
 #   - MathJax 3 (es5/tex-mml-chtml.js + its woff-v2 fonts)          -> OUT/mathjax/
 #   - @jupyter-widgets/html-manager 1.0.15 (embed-amd.js + fonts;      -> OUT/widgets/
 #     ipywidgets 8 asks for ^1.0.1) and require.js
+#   - onnxruntime-web 1.30.0, WebAssembly build only (ort.wasm.min.js   -> OUT/onnxruntime/
+#     + the SIMD/threaded .mjs/.wasm it loads; source-map comments dropped: the maps are not shipped)
 # From pip's plotly package (already installed in the venv):
 #   - plotly.min.js                                                   -> OUT/plotly/
 # OUT is git-ignored; the Makefile re-runs this only when this script changes.
@@ -16,13 +18,14 @@ PY=${2:?usage: vendor.sh OUT_DIR PYTHON}
 MATHJAX=mathjax@3.2.2
 HTML_MANAGER=@jupyter-widgets/html-manager@1.0.15
 REQUIREJS=requirejs@2.3.8
+ORT=onnxruntime-web@1.30.0
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent --cache "$tmp/.npm" "$MATHJAX" "$HTML_MANAGER" "$REQUIREJS" >/dev/null)
+(cd "$tmp" && npm pack --silent --cache "$tmp/.npm" "$MATHJAX" "$HTML_MANAGER" "$REQUIREJS" "$ORT" >/dev/null)
 for t in "$tmp"/*.tgz; do d="$tmp/$(basename "$t" .tgz)"; mkdir -p "$d"; tar -xzf "$t" -C "$d"; done
 
-rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp"/{mathjax/output/chtml/fonts,widgets,plotly}
+rm -rf "$OUT.tmp" && mkdir -p "$OUT.tmp"/{mathjax/output/chtml/fonts,widgets,plotly,onnxruntime}
 mj="$tmp"/mathjax-3.2.2/package/es5
 cp "$mj/tex-mml-chtml.js" "$OUT.tmp/mathjax/"
 cp -r "$mj/output/chtml/fonts/woff-v2" "$OUT.tmp/mathjax/output/chtml/fonts/"
@@ -58,6 +61,12 @@ cat > "$OUT.tmp/widgets/widgets-setup.js" <<'JS'
     set: function (value) { current = value; addHub(value); } });
 })();
 JS
+
+ort="$tmp"/onnxruntime-web-1.30.0/package/dist
+for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs; do
+  sed '/^\/\/# sourceMappingURL=/d' "$ort/$f" > "$OUT.tmp/onnxruntime/$f"
+done
+cp "$ort/ort-wasm-simd-threaded.wasm" "$OUT.tmp/onnxruntime/"
 
 "$PY" - "$OUT.tmp/plotly" <<'PY'
 import pathlib, shutil, sys

@@ -36,9 +36,9 @@ progress = True
 
 # %%
 from wfnet import report
-from wfnet.report import paper_values
 from wfnet.experiments.presets import PRESETS
 from wfnet.experiments.reproduce import reproduce
+from wfnet.report import paper_values
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 print(f"{dataset} / {backbone} / preset {preset!r}: results -> {results}, checkpoints -> {runs}")

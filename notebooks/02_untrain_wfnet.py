@@ -33,9 +33,9 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from wfnet import report
-from wfnet.report import paper_values
 from wfnet.experiments.presets import PRESETS
 from wfnet.experiments.reproduce import reproduce
+from wfnet.report import paper_values
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 report.show(report.config_text(PRESETS.get(preset).untrain_config(backbone, seed),

@@ -28,8 +28,8 @@ progress = True
 
 # %%
 from wfnet import report
-from wfnet.report import paper_values
 from wfnet.experiments.reproduce import reproduce
+from wfnet.report import paper_values
 
 results, runs = report.resolve(results_dir), report.resolve(runs_dir)
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,

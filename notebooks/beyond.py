@@ -9,11 +9,11 @@
 # ---
 
 # %% [markdown]
-# # Beyond the paper: class sets, membership inference, SalUn
+# # Beyond the paper: class sets, membership inference, modern baselines, the gap to retraining
 #
-# Three questions the paper does not ask, answered from result files only
-# (`results/<preset>/<dataset>/<backbone>/{multiforget,mia,salun}.json`, written by
-# `wfnet.experiments.beyond.run_beyond`, which reuses the original and WF checkpoints of `wfnet reproduce`).
+# Four questions the paper does not ask, answered from result files only
+# (`results/<preset>/<dataset>/<backbone>/{multiforget,mia,salun,ssd}.json`; `wfnet reproduce` writes
+# each method's file with its per-class scorecard, `wfnet beyond` the class sets and `mia.json` from them).
 #
 # 1. **Several classes at once.** A WF model untrains every class in one round, one row of
 #    $\alpha$ per class. A deletion request that names a set $S$ is answered with no retraining by
@@ -37,9 +37,20 @@
 #    accuracy is at chance, its near-zero weight's *sign* puts every forget sample on one side,
 #    and the per-class score flips between 0 and 100 % at random; we therefore show the attack's
 #    accuracy, the classes where it beats chance (by 2 standard errors), and the mean over those.
-# 3. **A modern baseline.** SalUn: a gradient-saliency mask (the half of all weights with the
-#    largest forget-loss gradient) and the Random Labels fine-tuning restricted to it, run once per
-#    class from the original, with the same fine-tuning budget as our Random Labels row.
+# 3. **Two modern baselines.** SalUn (Fan et al., ICLR 2024): a gradient-saliency mask (the half of
+#    all weights with the largest forget-loss gradient) and the Random Labels fine-tuning
+#    restricted to it, run once per class from the original, with the same fine-tuning budget as
+#    our Random Labels row. SSD (Foster, Schoepf, Brintrup, AAAI 2024): no training at all;
+#    diagonal Fisher importances on the training data and on the forget class, and every
+#    parameter whose forget importance exceeds α times its training importance is dampened
+#    (`wfnet.methods.ssd`, its α and λ in the preset, one model per class).
+# 4. **The field's scorecard.** Recent papers rank methods by how close they come to the model
+#    retrained without the forget class: unlearning accuracy UA (100 − accuracy on the forget
+#    class's training samples), retain accuracy RA (training samples of the other classes), test
+#    accuracy TA (test samples of the other classes), MIA-efficacy, and the average of their
+#    absolute gaps to the retrained model (lower = closer to retraining), beside the seconds
+#    the unlearning took. The retrained model's own MIA is measured the same way, so every gap is
+#    taken between two measured numbers.
 #
 # `not run` = no result file (or field) for that cell. Smoke runs are 1/8-width models trained
 # for a few epochs on CPU: they show that the pipeline works, not what a full model would do.
@@ -55,8 +66,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from wfnet import report
-from wfnet.report import beyond
 from wfnet.experiments.results import read_result
+from wfnet.report import beyond
 
 results = report.resolve(results_dir)
 runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]
@@ -96,9 +107,9 @@ for p, d, b in runs:
         plt.show()
 
 # %% [markdown]
-# ## 2. Table 1 extended: membership inference and SalUn
+# ## 2. Table 1 extended: membership inference, SalUn and SSD
 #
-# Acc_r, Acc_f, ZRF and RT as in Table 1 (our runs only; ZRF unscaled), SalUn's row added, and
+# Acc_r, Acc_f, ZRF and RT as in Table 1 (our runs only; ZRF unscaled), SalUn's and SSD's rows added, and
 # MIA-efficacy of every method (confidence feature, the one SalUn reports; the entropy-based
 # attacks beside it). † = single-class methods (one run per class).
 
@@ -110,13 +121,27 @@ for p, d, b in runs:
     report.show(beyond.key_caveat(results, p, d, b))
 
 # %% [markdown]
-# ## 3. Cost
+# ## 3. The gap to the retrained model
+#
+# Each method's UA, RA, TA and MIA-efficacy (%), averaged over the forgotten classes (one model
+# per class for † methods, one WF checkpoint for WF-Net), with the absolute gap to the retrained
+# model in parentheses; *Avg. gap* is the mean of the four gaps (lower = closer to retraining;
+# the retrained row is the reference). *unlearning (s)* is the wall time of the unlearning alone,
+# summed over classes, on the device in the last column.
+
+# %% tags=["remove-input"]
+for p, d, b in runs:
+    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
+    report.show(report.wrapped(beyond.gap_frame(results, p, d, b)))
+    report.show(beyond.gap_findings(results, p, d, b))
+
+# %% [markdown]
+# ## 4. Cost
 #
 # Wall seconds of each method on the device of its run: the unlearning itself, and the whole
-# result (scoring and relearn time included). MIA needs the unlearned models; the single-class
-# baselines' per-class models are not kept by `wfnet reproduce`, so measuring their MIA ran their
-# unlearning again ("of which re-unlearning"). WF-Net answers any class *set* from the same
-# checkpoint with forward passes only.
+# result (scoring and relearn time included). The single-class methods measure each per-class
+# model's MIA as they make it, so `mia.json` only gathers them ("with each model"). WF-Net
+# answers any class *set* from the same checkpoint with forward passes only.
 
 # %% tags=["remove-input"]
 for p, d, b in runs:

@@ -110,8 +110,8 @@ for i, (preset_, dataset_, backbone_) in enumerate(others, 1):
 # %% tags=["remove-input"]
 import pandas as pd
 
-from wfnet.evaluation import explain
 from wfnet.checkpoint import load
+from wfnet.evaluation import explain
 
 ia = report.resolve("runs/book-interactive/mnist-5k/resnet18/wf/wf.pt")
 if not ia.is_file():

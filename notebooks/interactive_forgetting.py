@@ -36,6 +36,8 @@ layer = None               # None = the layer with the largest share of closed g
 top_k = 5
 
 # %% tags=["remove-input"]
+from IPython.display import display
+
 from wfnet import report
 from wfnet.report import widgets
 

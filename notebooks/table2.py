@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML, display
 
 from wfnet import report
+from wfnet.experiments.results import iter_results
 from wfnet.report import paper_values
 
 results = report.resolve(results_dir)
@@ -56,7 +57,7 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 
 # %% tags=["remove-input"]
 PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebooks/table2.html
-wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in report.iter_results(results)
+wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in iter_results(results)
                  if r.get("method") == "wfnet")
 if not wf_runs:
     report.show("_not run: no WF-Net result in `results/` yet._")

@@ -287,3 +287,13 @@ def test_gap_frame_measures_every_method_against_the_retrained_model(tmp_path):
     assert table.loc["WF-Net", "UA (%)"] == "98.0 (2.0)"
     assert table.loc["Random Labels †", "Avg. gap ↓"] == "not run"  # one metric missing: no average
     assert table.loc["Retrained Model", "UA (%)"] == "100.0" and table.loc["SalUn †", "UA (%)"] == "not run"
+    # the sentence under the table ranks only methods with a full average: WF-Net is the only one here
+    from wfnet.report.beyond import gap_findings
+
+    assert gap_findings(tmp_path, "smoke", "mnist-5k", "resnet18") == (
+        "Closest to the retrained model here: **WF-Net** (average gap 4.00 points).")
+    cards["random_labels"]["ra"] = 99.0  # now complete: gaps 0, 0, 2, 1 -> 0.75, ahead of WF-Net
+    (folder / "mia.json").write_text(json.dumps({"methods": {m: {"scorecard": c} for m, c in cards.items()}}))
+    assert gap_findings(tmp_path, "smoke", "mnist-5k", "resnet18") == (
+        "Closest to the retrained model here: **Random Labels †** (average gap 0.75 points); "
+        "WF-Net ranks 2 of 2 (4.00).")

@@ -30,7 +30,7 @@ ALLOWED_INLINE: set[str] = set()
 PAGES = {"table1": "notebooks/table1.html", "table2": "notebooks/table2.html",
          "figures": "notebooks/figures.html", "interactive": "notebooks/interactive_forgetting.html",
          "about": "notebooks/about.html", "intro": "book/intro.html", "deviations": "book/deviations.html",
-         "ablation": "notebooks/ablation.html"}  # pages some test reads; every page is checked below
+         "ablation": "notebooks/ablation.html", "draw": "notebooks/draw_and_forget.html"}  # pages some test reads; every page is checked below
 
 # What a reader must never see in a page: a Python traceback, an object's repr instead of its
 # rendering, a progress bar (tqdm's text or widget) left in an output.
@@ -153,7 +153,8 @@ def test_vendored_javascript_is_served_by_the_book():
     html = require_book()
     for rel in ("_static/mathjax/tex-mml-chtml.js", "_static/widgets/require.js",
                 "_static/widgets/embed-amd.js", "_static/widgets/widgets-setup.js",
-                "_static/plotly/plotly.min.js"):
+                "_static/plotly/plotly.min.js", "_static/onnxruntime/ort.wasm.min.js",
+                "_static/onnxruntime/ort-wasm-simd-threaded.mjs", "_static/onnxruntime/ort-wasm-simd-threaded.wasm"):
         assert (html / rel).is_file() and (html / rel).stat().st_size > 0, rel
     assert list((html / "_static/mathjax/output/chtml/fonts/woff-v2").glob("*.woff")), "MathJax fonts missing"
     intro = (html / PAGES["intro"]).read_text()
@@ -267,6 +268,33 @@ def test_interactive_controls_name_the_classes():
     options = [o for m in models.values() if m["model_name"] == "DropdownModel" for o in m["state"]["_options_labels"]]
     assert options and not [o for o in options if re.fullmatch(r"(\d+): \1", o)], options
     assert "digit 3" in options or any(not o[:1].isdigit() for o in options), options
+
+
+DRAW_PAGE_BYTES = 200_000  # the page itself; the model (~12 MB) and the runtime (~14 MB) are assets
+
+
+def test_draw_page_serves_its_model_and_stays_light():
+    """Issue 21: the draw-and-forget page loads the exported model, its test vectors and
+    onnxruntime-web from the book itself; the build-time check passed (<= 1e-4); the page says
+    which model runs, how the forget set combines rows, and that nothing runs on a server."""
+    from wfnet.report import onnx_page
+
+    html = require_book()
+    page = html / PAGES["draw"]
+    text = page.read_text()
+    assert page.stat().st_size <= DRAW_PAGE_BYTES, f"{page.stat().st_size:,} bytes"
+    if "wf-draw" not in text:
+        if os.environ.get("CI") == "true":
+            pytest.fail("the draw-and-forget page was built without an exported model in CI")
+        pytest.skip("no exported model when the book was built")
+    for rel in ("_static/onnx/model.onnx", "_static/onnx/vectors.json", "_static/onnxruntime/ort.wasm.min.js"):
+        assert (html / rel).is_file(), rel
+        assert rel.split("/", 1)[1] in text, f"the page does not load {rel}"
+    vectors = onnx_page.read_vectors(html / "_static/onnx/vectors.json")
+    assert vectors["python_check"]["max_abs_diff"] <= onnx_page.TOLERANCE
+    assert len(vectors["class_names"]) == len(re.findall(r'class="wf-forget"', text))
+    assert "Nothing runs on a server" in text and "product" in text and "ResNet-18" in text
+    assert not re.search(r"sourceMappingURL", (html / "_static/onnxruntime/ort.wasm.min.js").read_text())
 
 
 # -- the publishing workflow ------------------------------------------------------------------------

@@ -6,7 +6,9 @@ any failed request to the site itself) and console error, reads the rendered tex
 and object reprs, and screenshots the page. Checks that Table 1 and the ablation tables fit the
 theme's text column (784 px) without horizontal scrolling, by element widths. On the interactive
 page selects every class in turn (each must be forgotten to Acc_f <= 2 % while the others keep
->= 90 %, as shown on the page and as `wfnet evaluate` measured), then a pair ("forget" + "and").
+>= 90 %, as shown on the page and as `wfnet evaluate` measured), then a pair ("forget" + "and"). On the draw-and-forget page runs the build-time test vectors through
+onnxruntime-web (<= 1e-4 from PyTorch), draws a digit on the canvas, ticks two classes and checks
+the chart against onnxruntime (Python) on the input and mask the page fed the model.
 Screenshots go to _build/screenshots/ (CI artifacts; the README's comes from there). Needs
 Debian's chromium + chromium-driver. Without a built book or a browser these tests skip, except
 in CI (CI=true), where they fail.
@@ -36,6 +38,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 INTERACTIVE_MODEL = ROOT / "runs" / "book-interactive" / "mnist-5k" / "resnet18"  # `make book` trains it
 INTERACTIVE_EVAL = INTERACTIVE_MODEL / "evaluate" / "metrics.json"
 INTERACTIVE = "notebooks/interactive_forgetting.html"
+DRAW = "notebooks/draw_and_forget.html"
+DRAW_MODEL = HTML / "_static" / "onnx" / "model.onnx"  # what the page loads (`make book` exports it)
 COLUMN_PX = 784  # the text column of sphinx-book-theme (content width; 772 px at this window size)
 WIDE_TABLE_PAGES = ("notebooks/table1.html", "notebooks/ablation.html")
 BAD_TEXT = ("Traceback (most recent call last)", "object at 0x", "<IPython.core.display", "Styler.apply",
@@ -180,6 +184,8 @@ def test_every_page_loads_offline_without_errors(browser: Any, site: str):
         wait_for(browser, lambda d: d.execute_script("return document.readyState") == "complete")
         if page == "book/intro.html":  # equations typeset by the book's own MathJax
             wait_for(browser, lambda d: d.execute_script("return document.querySelectorAll('mjx-container').length") > 0)
+        if page == DRAW and "wf-draw" in (HTML / DRAW).read_text():  # the model loaded and checked itself
+            wait_for(browser, lambda d: d.execute_script("return !!window.wfnetSelfTestResult"), timeout=180)
         problems += [f"{page}: {f}" for f in network_failures(browser, site)]
         problems += [f"{page}: console: {e}" for e in console_errors(browser)]
         text = browser.execute_script("return document.body.innerText")
@@ -224,9 +230,8 @@ def test_tables_fit_the_text_column(browser: Any, site: str, page: str):
 
 def _expected_pair(pair: tuple[int, int]) -> dict[str, float]:
     """The pair's accuracies computed afresh from the checkpoint (wfnet.evaluation.multiforget, product)."""
-    from wfnet.report.tables.widgets import load_core
-
     from wfnet.evaluation.multiforget import set_logits, set_scores
+    from wfnet.report.widgets import load_core
 
     core = load_core(INTERACTIVE_MODEL / "wf" / "wf.pt", os.environ.get("WFNET_DATA_ROOT"))
     return set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
@@ -282,5 +287,92 @@ def test_every_class_is_forgotten_on_the_interactive_page(browser: Any, site: st
     Select(selects[1]).select_by_index(0)  # "nothing else": back to class 3 alone
     wait_for(browser, lambda d: (visible_state(d) or {}).get("forget") == "3", timeout=20)
     assert visible_state(browser) == seen[3]
+    assert network_failures(browser, site) == []
+    assert console_errors(browser) == []
+
+
+def _draw_state(driver: Any) -> dict[str, Any]:
+    """What the draw page shows and what it fed the model, after its last update."""
+    return driver.execute_script("""
+        const bars = (chart) => Array.from(document.querySelectorAll('[data-chart=' + chart + '] .wf-bar'))
+            .map((b) => parseFloat(b.dataset.prob));
+        return {forget: bars('forget'), original: bars('original'), input: window.wfnetLastInput,
+                mask: window.wfnetLastMask, updates: window.wfnetUpdates};""")
+
+
+def _settled(driver: Any, after: int) -> bool:
+    return bool(driver.execute_script("return window.wfnetUpdates > arguments[0] && window.wfnetIdle()", after))
+
+
+def test_draw_and_forget_runs_the_model_in_the_browser(browser: Any, site: str):
+    """Issue 21: the exported WF model in the page. The build-time test vectors give PyTorch's
+    probabilities to 1e-4 in the browser; a stroke drawn on the canvas, then two classes ticked
+    (the drawing's top class, then the new top class), show exactly what onnxruntime (Python)
+    gives on the 28x28 input and the mask the page fed the model; the chart changed; nothing is
+    requested from another host; no console error."""
+    import numpy as np
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from wfnet.report import onnx_page
+
+    if "wf-draw" not in (HTML / DRAW).read_text():
+        _fail_or_skip("the draw-and-forget page was built without an exported model")
+    network_failures(browser, site)
+    browser.get(site + DRAW)
+    result = wait_for(browser, lambda d: d.execute_script("return window.wfnetSelfTestResult || null"), timeout=180)
+    vectors = onnx_page.read_vectors(HTML / "_static" / "onnx" / onnx_page.VECTORS_FILE)
+    n = len(vectors["classes"])
+    assert result["cases"] == len(vectors["images"]) * len(vectors["forget_sets"]) >= 10 * (n + 1)
+    assert result["maxAbsDiff"] <= onnx_page.TOLERANCE, result
+    wait_for(browser, lambda d: d.execute_script("return window.wfnetReady") and _settled(d, 0))
+
+    pad = browser.find_element(By.ID, "wf-pad")
+    browser.execute_script("arguments[0].closest('.wf-draw').scrollIntoView({block: 'start'})", pad)
+    before = browser.execute_script("return window.wfnetUpdates")
+    chain = ActionChains(browser).move_to_element_with_offset(pad, -60, -90).click_and_hold()
+    for dx, dy in [(40, 0), (40, 0), (30, 0), (-20, 40), (-20, 40), (-20, 40), (-15, 40)]:  # a 7
+        chain.move_by_offset(dx, dy)
+    chain.release().perform()
+    wait_for(browser, lambda d: _settled(d, before), timeout=30)
+    drawn = _draw_state(browser)
+    x = np.asarray(drawn["input"], dtype=np.float32)
+    assert x.shape == (28 * 28,) and x.max() > 0.5 and (x > 0.1).sum() > 30, "the stroke did not reach the input"
+    assert not any(drawn["mask"]) and np.abs(np.subtract(drawn["forget"], drawn["original"])).max() == 0
+
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#wf-classes input.wf-forget")
+    assert len(boxes) == n
+    ticked = []
+    for _ in range(2):  # forget the class the model now predicts, twice
+        state = _draw_state(browser)
+        top = max((c for c in range(n) if c not in ticked), key=lambda c: state["forget"][c])
+        ticked.append(top)
+        before = state["updates"]
+        boxes[top].click()
+        wait_for(browser, lambda d: _settled(d, before), timeout=30)
+    after = _draw_state(browser)
+    assert after["input"] == drawn["input"]
+    assert [c for c, m in enumerate(after["mask"]) if m] == sorted(ticked)
+
+    sess = onnx_page.session(DRAW_MODEL)
+    image = x.reshape(1, 1, 28, 28)
+    want = onnx_page.onnx_probs(sess, image, np.asarray([after["mask"]], dtype=np.float32))[0]
+    want_orig = onnx_page.onnx_probs(sess, image, np.zeros((1, n), np.float32))[0]
+    assert np.abs(np.asarray(after["forget"]) - want).max() <= onnx_page.TOLERANCE, (after["forget"], want)
+    assert np.abs(np.asarray(after["original"]) - want_orig).max() <= onnx_page.TOLERANCE
+    checkpoint = INTERACTIVE_MODEL / "wf" / "wf.pt"
+    if checkpoint.is_file():  # and the PyTorch model itself, model(x, forget={a, b})
+        import torch
+
+        from wfnet.checkpoint import load
+
+        model = load(checkpoint).model
+        torch_p = onnx_page.reference_probs(model, vectors["mean"], vectors["std"], torch.from_numpy(image), ticked)
+        assert np.abs(np.asarray(after["forget"]) - torch_p.numpy()[0]).max() <= onnx_page.TOLERANCE
+    assert np.abs(np.subtract(after["forget"], drawn["forget"])).max() > 1e-3, "the chart did not change"
+    assert after["forget"][ticked[0]] < drawn["forget"][ticked[0]]
+    assert after["original"] == drawn["original"]  # the original model's chart stays
+
+    browser.find_element(By.CSS_SELECTOR, ".wf-draw").screenshot(str(SHOTS / "draw_and_forget.png"))
     assert network_failures(browser, site) == []
     assert console_errors(browser) == []

@@ -290,6 +290,26 @@ def test_table1_view_is_long_and_narrow(results: Path):
     assert any("VGG-16" in n for n in notes)
 
 
+def test_tables_average_seeds_with_mean_and_sample_std(results: Path):
+    """Issue 21: results of seeds 1 and 2 beside seed 0 make the row a mean ± std over three
+    seeds (sample std, by hand); a seed missing a value makes that cell "not run", never a
+    mean over fewer seeds; a failed relearn makes RT seed 0's bound, not an average."""
+    wf = json.loads((results / "smoke" / "mnist-5k" / "resnet18" / "wfnet.json").read_text())
+    assert (wf["acc_r"], wf["acc_f"], wf["rt"], wf["insertion"]) == (94.0, 2.0, 14.0, 0.71)
+    for seed, shift in ((1, 2.0), (2, 4.0)):
+        write_result(results, "smoke", "mnist-5k", "resnet18", "wfnet",
+                     {**wf, "acc_r": 94.0 + shift, "acc_f": None if seed == 2 else 2.0,
+                      "insertion": 0.71 + shift / 100, "rt_failed": 0, "rt": 14.0 + shift}, seed=seed)
+    view, _ = report.table1_view(results, "MNIST")
+    label = "ours · smoke · mnist-5k · mean ± std of 3 seeds"
+    # acc_r 94, 96, 98: mean 96, sample std 2; acc_f missing for seed 2; seed 0 failed one class
+    assert view.loc[("ResNet-18", "WF-Net", label)].tolist() == ["96.0 ± 2.0", "not run", "44.0 ± 0.0", "14.0 (4) (seed 0)"]
+    assert view.loc[("ResNet-18", "Original Model", "ours · smoke · mnist-5k")].tolist()[0] == "90.0"
+    assert report.table2(results, "MNIST").loc["ResNet-18", ("Ins ↑", "ours · smoke · mnist-5k")] == "0.73 ± 0.02"
+    wide = report.table1(results, "MNIST", [("smoke", "mnist-5k")])
+    assert wide.loc[("ResNet-18", "WF-Net"), ("Acc_r ↑ (%)", "ours · smoke · mnist-5k")] == "96.0 ± 2.0"
+
+
 def test_table1_view_never_labels_a_dataset_with_a_preset_that_did_not_run_there(results: Path):
     view, notes = report.table1_view(results, "CIFAR-10")
     assert set(view.index.get_level_values("source")) == {"paper"}

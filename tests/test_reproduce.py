@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from wfnet.evaluation.relearn import RelearnConfig
 from wfnet.experiments.presets import PRESETS, RECIPE_GROUPS, Recipe
@@ -41,7 +42,8 @@ def _numbers(results_dir: Path) -> dict[str, dict[str, object]]:
 
 
 def _run_cli(results: Path, runs: Path, log: Path) -> subprocess.Popen[bytes]:
-    code = ("import sys; from tests.test_reproduce import MICRO; from wfnet.experiments.reproduce import reproduce; "
+    code = ("import torch; torch.set_num_threads(1); "  # bit for bit needs one thread (README, Reliability)
+            "from tests.test_reproduce import MICRO; from wfnet.experiments.reproduce import reproduce; "
             f"reproduce('mnist-5k', 'resnet18', MICRO, {str(results)!r}, {str(runs)!r}, 'cpu', progress=False)")
     with open(log, "ab") as fh:  # a file, not a pipe: a chatty child can never block on it
         return subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
@@ -50,10 +52,17 @@ def _run_cli(results: Path, runs: Path, log: Path) -> subprocess.Popen[bytes]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory) -> tuple[Path, float]:
+    """One uninterrupted run, on one thread like the killed ones: with two, untraining at lr 100
+    can turn a last-bit difference between runs into a different result (README, Reliability)."""
     root = tmp_path_factory.mktemp("clean")
-    start = time.perf_counter()
-    reproduce("mnist-5k", "resnet18", MICRO, root / "results", root / "runs", "cpu", progress=False)
-    return root, time.perf_counter() - start
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        reproduce("mnist-5k", "resnet18", MICRO, root / "results", root / "runs", "cpu", progress=False)
+        return root, time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.slow

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="registered methods to run (default: the paper's five; see wfnet.methods)")
     p.add_argument("--classes", type=int, nargs="+", default=None,
                    help="with --methods retrained: build only these classes (retrained.json once all are done)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="run several seeds in turn (instead of --seed); the tables show mean ± std over them")
 
     p = sub.add_parser("beyond", help="beyond the paper: class sets, SalUn and SSD, the scorecard (MIA, gap to "
                                       "the retrained model) from the cached models of reproduce")
@@ -355,7 +357,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .methods import METHODS, method_names
 
     _names(dataset=args.dataset, backbone=args.backbone, preset=args.preset)
-    _seed(args.seed)
+    seeds = _reproduce_seeds(args.seed, args.seeds)
     bad = [m for m in args.methods or [] if m not in METHODS]
     if bad:
         raise WFNetError(f"unknown method(s) {bad}; expected some of {list(method_names())}")
@@ -369,11 +371,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     device = _device(args)
     _refuse_slow(args.preset, device, args.allow_slow, slow_estimate(args.preset, args.dataset, args.backbone,
                                                                      args.methods))
-    _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=args.preset,
-                             results_dir=args.out, runs_dir=args.runs, device=args.device, data_root=args.data_root,
-                             seed=args.seed, methods=args.methods, progress=not args.no_progress,
-                             classes=args.classes, allow_slow=args.allow_slow))
+    for seed in seeds:
+        if len(seeds) > 1:
+            print(f"== seed {seed} ==", flush=True)
+        _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=args.preset,
+                                 results_dir=args.out, runs_dir=args.runs, device=args.device,
+                                 data_root=args.data_root, seed=seed, methods=args.methods,
+                                 progress=not args.no_progress, classes=args.classes, allow_slow=args.allow_slow))
     return 0
+
+
+def _reproduce_seeds(seed: int, seeds: list[int] | None) -> list[int]:
+    """``--seeds`` (distinct, each checked) or the single ``--seed``; both at once is ambiguous."""
+    if seeds is None:
+        _seed(seed)
+        return [seed]
+    if seed != 0:
+        raise WFNetError("give either --seed or --seeds, not both")
+    for s in seeds:
+        _seed(s)
+    if len(set(seeds)) != len(seeds):
+        raise WFNetError(f"--seeds {seeds} repeats a seed")
+    return list(seeds)
 
 
 def cmd_beyond(args: argparse.Namespace) -> int:

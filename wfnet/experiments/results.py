@@ -103,6 +103,20 @@ def read_result(root: Path, preset: str, dataset: str, backbone: str, method: st
         "(it moves the file aside and recomputes it), or restore it from version control"))
 
 
+def seeds_present(root: Path, preset: str, dataset: str, backbone: str) -> list[int]:
+    """Seed 0 and every ``seed-<n>`` folder of one cell, in order (whether or not a file is there)."""
+    base = result_dir(Path(root), preset, dataset, backbone)
+    extra = sorted(int(d.name[5:]) for d in base.glob("seed-*") if d.is_dir() and d.name[5:].isdigit())
+    return [0, *(s for s in extra if s > 0)]
+
+
+def seed_results(root: Path, preset: str, dataset: str, backbone: str, method: str) -> list[dict[str, Any]]:
+    """One method's result of every seed that has one (seed 0 first): what a table averages."""
+    found = (read_result(root, preset, dataset, backbone, method, seed)
+             for seed in seeds_present(root, preset, dataset, backbone))
+    return [res for res in found if res is not None]
+
+
 def iter_results(root: Path) -> Iterator[dict[str, Any]]:
     """Every (seed-0) result file under ``root``, in a stable order; a corrupt one is an error
     naming it."""

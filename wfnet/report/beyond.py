@@ -119,6 +119,38 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
 SCORECARD_LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "mia": "MIA-efficacy"}
 
 
+def average_gaps(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> dict[str, float | None]:
+    """Each method's mean absolute gap to the retrained model over the scorecard's metrics (%
+    points); None where the method or the retrained model lacks one of them."""
+    mia = (read_result(Path(results_dir), preset, dataset, backbone, "mia") or {}).get("methods", {})
+    ref = (mia.get("retrained") or {}).get("scorecard") or {}
+    out: dict[str, float | None] = {}
+    for m in method_names():
+        if m == "retrained":
+            continue
+        card = (mia.get(m) or {}).get("scorecard") or {}
+        gaps = [abs(card[k] - ref[k]) for k in SCORECARD if card.get(k) is not None and ref.get(k) is not None]
+        out[m] = sum(gaps) / len(gaps) if len(gaps) == len(SCORECARD) else None
+    return out
+
+
+def gap_findings(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> str:
+    """One sentence under the gap table, read off its numbers: which unlearning method comes
+    closest to retraining and where WF-Net stands."""
+    gaps = average_gaps(results_dir, preset, dataset, backbone)
+    average = {m: g for m, g in gaps.items() if g is not None and m != "original"}
+    if not average:
+        return "_No gap can be formed yet: the retrained model's or the methods' scorecards are not run._"
+    ranked = sorted(average, key=lambda m: average[m])
+    best = ranked[0]
+    text = f"Closest to the retrained model here: **{label(best)}** (average gap {average[best]:.2f} points)"
+    if "wfnet" in average and best != "wfnet":
+        text += f"; WF-Net ranks {ranked.index('wfnet') + 1} of {len(ranked)} ({average['wfnet']:.2f})"
+    if gaps.get("original") is not None:
+        text += f"; the original model, which forgot nothing, is {gaps['original']:.2f} away"
+    return text + "."
+
+
 def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
     """The field's scorecard (SalUn, ICLR 2024): UA, RA, TA, MIA-efficacy (%) of every method, each
     with its absolute gap to the retrained model in parentheses, their average gap (lower = closer
@@ -130,10 +162,10 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
     root = Path(results_dir)
     mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
     ref = (mia.get("retrained") or {}).get("scorecard") or {}
+    average = average_gaps(root, preset, dataset, backbone)
     rows = []
     for m in method_names():
         card = (mia.get(m) or {}).get("scorecard") or {}
-        gaps = [abs(card[k] - ref[k]) for k in SCORECARD if card.get(k) is not None and ref.get(k) is not None]
         row: dict[str, str] = {"method": label(m)}
         for k in SCORECARD:
             value = card.get(k)
@@ -141,7 +173,7 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
                    else "")
             row[f"{SCORECARD_LABELS[k]} (%)"] = NOT_RUN if value is None else f"{value:.1f}{gap}"
         row["Avg. gap ↓"] = (NOT_REPORTED if m == "retrained" else
-                             f"{sum(gaps) / len(gaps):.2f}" if len(gaps) == len(SCORECARD) else NOT_RUN)
+                             NOT_RUN if average.get(m) is None else f"{average[m]:.2f}")
         prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}
         seconds = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
         row["unlearning (s)"] = NOT_REPORTED if m == "original" else _fmt(seconds)

@@ -22,7 +22,14 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from ..experiments.results import RELATIONSHIPS, iter_results, read_result, result_path, retrained_class_path
+from ..experiments.results import (
+    RELATIONSHIPS,
+    iter_results,
+    read_result,
+    result_path,
+    retrained_class_path,
+    seed_results,
+)
 from ..methods import METHODS, label, method_names
 from . import paper_values as pv
 
@@ -56,6 +63,24 @@ def _num(value: Any, digits: int, scale: float = 1.0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_RUN
     return f"{float(value) * scale:.{digits}f}"
+
+
+def _mean_std(values: Sequence[Any], digits: int, scale: float = 1.0) -> str:
+    """"mean ± std" (sample std) over seeds; ``not run`` unless every seed has the value, so a
+    mean is never taken over fewer seeds than the row says."""
+    if not values or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+        return NOT_RUN
+    if len(values) == 1:
+        return _num(values[0], digits, scale)
+    xs = [float(v) * scale for v in values]
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def seeds_label(label_: str, n: int) -> str:
+    """A source label with the number of seeds its cells average (nothing for one seed)."""
+    return label_ if n <= 1 else f"{label_} · mean ± std of {n} seeds"
 
 
 def _paper_num(value: float | None, digits: int) -> str:
@@ -179,16 +204,9 @@ def table1(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
                            _paper_num(cell.zrf, zd), cell.rt or NOT_REPORTED])
                 row.update({(m, PAPER): v for m, v in zip(metrics, values)})
             for src in sources:
-                res = read_result(results_dir, src[0], src[1], backbone, method)
+                runs = seed_results(results_dir, src[0], src[1], backbone, method)
                 partial = partial_retrained(results_dir, src[0], src[1], backbone) if method == "retrained" else 0
-                if res is None and partial:
-                    values = [f"{partial} of 10 classes"] * 4  # never a mean over fewer classes
-                elif res is None:
-                    values = [NOT_RUN] * 4
-                else:
-                    rt = NOT_REPORTED if method == "original" else result_rt(res)
-                    values = [_num(res.get("acc_r"), 1), _num(res.get("acc_f"), 2),
-                              _num(res.get("zrf"), zd, scale), rt]
+                values = _our_row(runs, method, partial, scale, zd)
                 row.update({(m, source_label(src)): v for m, v in zip(metrics, values)})
             rows.append(row)
             index.append((_label(backbone), label(method)))
@@ -203,14 +221,24 @@ TABLE1_VIEW_COLUMNS = ("Acc_r ↑", "Acc_f ↓", "ZRF ↑", "RT ↑")
 MEASURED = "measured"  # pseudo-preset of the README's full-width CPU runs (results/measured/)
 
 
-def _our_row(res: dict[str, Any] | None, method: str, partial: int, scale: float, zd: int) -> list[str]:
-    if res is None and partial:
+def _our_row(runs: dict[str, Any] | Sequence[dict[str, Any]] | None, method: str, partial: int, scale: float,
+             zd: int) -> list[str]:
+    """Acc_r, Acc_f, ZRF, RT of one result, or mean ± std over the results of several seeds."""
+    runs = [] if runs is None else [runs] if isinstance(runs, dict) else list(runs)
+    if not runs and partial:
         return [f"{partial} of 10 classes", "(partial)", "(partial)", "(partial)"]  # never a mean of fewer
-    if res is None:
+    if not runs:
         return [NOT_RUN] * 4
-    rt = NOT_REPORTED if method == "original" else (NOT_RUN if res.get("rt") is None and res.get("rt_failed") is None
-                                                     else result_rt(res))
-    return [_num(res.get("acc_r"), 1), _num(res.get("acc_f"), 2), _num(res.get("zrf"), zd, scale), rt]
+    res = runs[0]
+    if method == "original":
+        rt = NOT_REPORTED
+    elif len(runs) > 1 and not any(r.get("rt_failed") for r in runs):
+        rt = _mean_std([r.get("rt") for r in runs], 1)
+    else:  # a failed class makes RT a bound, not a number to average: seed 0's, as printed
+        rt = NOT_RUN if res.get("rt") is None and res.get("rt_failed") is None else result_rt(res)
+        rt = rt if len(runs) == 1 else f"{rt} (seed 0)"
+    return [_mean_std([r.get("acc_r") for r in runs], 1), _mean_std([r.get("acc_f") for r in runs], 2),
+            _mean_std([r.get("zrf") for r in runs], zd, scale), rt]
 
 
 def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smoke") -> tuple[pd.DataFrame, list[str]]:
@@ -242,10 +270,10 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
                              _paper_num(cell.zrf, zd), cell.rt or NOT_REPORTED])
                 index.append((_label(backbone), label(method), PAPER))
             for src in ours:
-                res = read_result(results_dir, src[0], src[1], backbone, method)
+                runs = seed_results(results_dir, src[0], src[1], backbone, method)
                 partial = partial_retrained(results_dir, src[0], src[1], backbone) if method == "retrained" else 0
-                rows.append(_our_row(res, method, partial, scale, zd))
-                index.append((_label(backbone), label(method), source_label(src)))
+                rows.append(_our_row(runs, method, partial, scale, zd))
+                index.append((_label(backbone), label(method), seeds_label(source_label(src), len(runs))))
             for dataset, by_method in mine.items():  # the README's runs: original and WF-Net only
                 if method in by_method:
                     rows.append(_our_row(by_method[method], method, 0, scale, zd))
@@ -512,9 +540,9 @@ def table2(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
             row[(metrics[0], PAPER)] = NOT_REPORTED if cell is None else f"{cell[0]:.2f}"
             row[(metrics[1], PAPER)] = NOT_REPORTED if cell is None else f"{cell[1]:.2f}"
         for src in sources:
-            res = read_result(results_dir, src[0], src[1], backbone, "wfnet") or {}
-            row[(metrics[0], source_label(src))] = _num(res.get("insertion"), 2)
-            row[(metrics[1], source_label(src))] = _num(res.get("deletion"), 2)
+            runs = seed_results(results_dir, src[0], src[1], backbone, "wfnet")
+            row[(metrics[0], source_label(src))] = _mean_std([r.get("insertion") for r in runs], 2)
+            row[(metrics[1], source_label(src))] = _mean_std([r.get("deletion") for r in runs], 2)
         rows.append(row)
         index.append(_label(backbone))
     columns = pd.MultiIndex.from_tuples([(m, c) for m in metrics for c in cols], names=["metric", "source"])
