@@ -114,8 +114,15 @@ def browser(site: str) -> Iterator[Any]:  # needs the site first: no book, no br
 
 
 def network_failures(driver: Any, site: str) -> list[str]:
-    """Requests outside the site, and requests to the site that failed, since the last call."""
-    failures, urls = [], {}
+    """Requests outside the site, and requests to the site that failed, since the last call.
+
+    Every request a page makes is announced (``requestWillBeSent``) before it can fail, and an
+    announced request outside the site is a failure by itself. A ``loadingFailed`` whose request
+    was never announced, in this call or an earlier one (the map persists on the driver), is the
+    browser's own background traffic, not the page's: seen once in CI as
+    ``ERR_NAME_NOT_RESOLVED`` with no URL on a page that names no other host."""
+    failures: list[str] = []
+    urls: dict[str, str] = driver.__dict__.setdefault("_wfnet_request_urls", {})
     for entry in driver.get_log("performance"):
         msg = json.loads(entry["message"])["message"]
         params = msg.get("params", {})
@@ -130,8 +137,8 @@ def network_failures(driver: Any, site: str) -> list[str]:
             status, url = params["response"]["status"], params["response"]["url"]
             if status >= 400 and not url.endswith("favicon.ico"):
                 failures.append(f"HTTP {status}: {url}")
-        elif msg["method"] == "Network.loadingFailed":
-            url = urls.get(params["requestId"], "?")
+        elif msg["method"] == "Network.loadingFailed" and params["requestId"] in urls:
+            url = urls[params["requestId"]]
             if not url.startswith(("data:", "blob:")) and not params.get("canceled"):
                 failures.append(f"failed ({params.get('errorText')}): {url}")
     return sorted(set(failures))
@@ -170,6 +177,25 @@ def full_page_shot(driver: Any, path: Path, width: int = 1400, height: int = 180
         driver.save_screenshot(str(path))
     finally:
         driver.set_window_size(width, height)
+
+
+def test_the_network_check_sees_a_request_to_another_host(browser: Any, site: str):
+    """The detector the other tests rely on: a page that asks another host is reported, with its URL."""
+    network_failures(browser, site)
+    browser.get(site + "book/intro.html")
+    browser.execute_script("fetch('http://cdn.example.invalid/lib.js').catch(() => {}); "
+                           "const i = new Image(); i.src = 'https://images.example.invalid/x.png';")
+    want = {"outside the site: http://cdn.example.invalid/lib.js",
+            "outside the site: https://images.example.invalid/x.png"}
+    found: set[str] = set()
+
+    def seen(driver: Any) -> bool:  # the log drains on every read: keep what each read gives
+        found.update(network_failures(driver, site))
+        return want <= found
+
+    wait_for(browser, seen, timeout=10)
+    assert want <= found, found
+    console_errors(browser)  # drain: the failed fetch logs an error this test caused on purpose
 
 
 def test_every_page_loads_offline_without_errors(browser: Any, site: str):
