@@ -93,7 +93,7 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
     from .tables import NOT_REPORTED, NOT_RUN, format_rt
 
     root = Path(results_dir)
-    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    mia = mia_methods(root, preset, dataset, backbone)
     rows = []
     for m in method_names():
         res = read_result(root, preset, dataset, backbone, m)
@@ -119,10 +119,14 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
 SCORECARD_LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "mia": "MIA-efficacy"}
 
 
-def average_gaps(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> dict[str, float | None]:
+def mia_methods(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> dict[str, Any]:
+    """``mia.json``'s per-method entries (scorecards included); empty when it is not run."""
+    return (read_result(Path(results_dir), preset, dataset, backbone, "mia") or {}).get("methods", {})
+
+
+def average_gaps(mia: dict[str, Any]) -> dict[str, float | None]:
     """Each method's mean absolute gap to the retrained model over the scorecard's metrics (%
-    points); None where the method or the retrained model lacks one of them."""
-    mia = (read_result(Path(results_dir), preset, dataset, backbone, "mia") or {}).get("methods", {})
+    points), from ``mia_methods``; None where the method or the retrained model lacks one."""
     ref = (mia.get("retrained") or {}).get("scorecard") or {}
     out: dict[str, float | None] = {}
     for m in method_names():
@@ -137,7 +141,7 @@ def average_gaps(results_dir: Path | str, preset: str, dataset: str, backbone: s
 def gap_findings(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> str:
     """One sentence under the gap table, read off its numbers: which unlearning method comes
     closest to retraining and where WF-Net stands."""
-    gaps = average_gaps(results_dir, preset, dataset, backbone)
+    gaps = average_gaps(mia_methods(results_dir, preset, dataset, backbone))
     average = {m: g for m, g in gaps.items() if g is not None and m != "original"}
     if not average:
         return "_No gap can be formed yet: the retrained model's or the methods' scorecards are not run._"
@@ -160,9 +164,9 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
     from .tables import NOT_REPORTED, NOT_RUN
 
     root = Path(results_dir)
-    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    mia = mia_methods(root, preset, dataset, backbone)
     ref = (mia.get("retrained") or {}).get("scorecard") or {}
-    average = average_gaps(root, preset, dataset, backbone)
+    average = average_gaps(mia)
     rows = []
     for m in method_names():
         card = (mia.get(m) or {}).get("scorecard") or {}
@@ -190,7 +194,7 @@ def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str
     from .tables import NOT_REPORTED
 
     root = Path(results_dir)
-    mia = (read_result(root, preset, dataset, backbone, "mia") or {}).get("methods", {})
+    mia = mia_methods(root, preset, dataset, backbone)
     rows = []
     for m in method_names():
         prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}

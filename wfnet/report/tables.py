@@ -66,7 +66,7 @@ def _num(value: Any, digits: int, scale: float = 1.0) -> str:
 
 
 def _mean_std(values: Sequence[Any], digits: int, scale: float = 1.0) -> str:
-    """"mean ± std" (sample std) over seeds; ``not run`` unless every seed has the value, so a
+    """Mean ± sample std over seeds; ``not run`` unless every seed has the value, so a
     mean is never taken over fewer seeds than the row says."""
     if not values or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
         return NOT_RUN
@@ -221,10 +221,8 @@ TABLE1_VIEW_COLUMNS = ("Acc_r ↑", "Acc_f ↓", "ZRF ↑", "RT ↑")
 MEASURED = "measured"  # pseudo-preset of the README's full-width CPU runs (results/measured/)
 
 
-def _our_row(runs: dict[str, Any] | Sequence[dict[str, Any]] | None, method: str, partial: int, scale: float,
-             zd: int) -> list[str]:
+def _our_row(runs: Sequence[dict[str, Any]], method: str, partial: int, scale: float, zd: int) -> list[str]:
     """Acc_r, Acc_f, ZRF, RT of one result, or mean ± std over the results of several seeds."""
-    runs = [] if runs is None else [runs] if isinstance(runs, dict) else list(runs)
     if not runs and partial:
         return [f"{partial} of 10 classes", "(partial)", "(partial)", "(partial)"]  # never a mean of fewer
     if not runs:
@@ -276,7 +274,7 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
                 index.append((_label(backbone), label(method), seeds_label(source_label(src), len(runs))))
             for dataset, by_method in mine.items():  # the README's runs: original and WF-Net only
                 if method in by_method:
-                    rows.append(_our_row(by_method[method], method, 0, scale, zd))
+                    rows.append(_our_row([by_method[method]], method, 0, scale, zd))
                     index.append((_label(backbone), label(method), measured_label(dataset)))
     notes = []
     if without:
