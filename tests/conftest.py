@@ -61,8 +61,7 @@ def tiny_cnn() -> TinyCNN:
 @pytest.fixture(scope="session")
 def trained_toy() -> tuple[TinyCNN, ImageDataset]:
     """A TinyCNN that classifies the synthetic data well (trained once per session)."""
-    from wfnet.config import TrainConfig
-    from wfnet.train import train_model
+    from wfnet.train import TrainConfig, train_model
 
     data = synthetic_dataset(n_per_class=48)
     torch.manual_seed(0)

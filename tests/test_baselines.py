@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from wfnet import wrap
-from wfnet.config import TrainConfig
 from wfnet.evaluation.explain import CLOSED, OPEN, auc, class_confidence, edited_row, gate_curves, relationships
 from wfnet.evaluation.relearn import RelearnConfig, class_accuracy, relearn_time, trainable_copy
 from wfnet.methods.baselines import FinetuneConfig, negative_gradients, random_labels, retrain_without
+from wfnet.train import TrainConfig
 
 from .conftest import TinyCNN
 

@@ -9,7 +9,6 @@ import torch
 from torch.testing import assert_close
 
 from wfnet import wrap
-from wfnet.config import UntrainConfig
 from wfnet.methods.loss import (
     class_mean_reciprocal,
     class_mean_reciprocal_capped,
@@ -20,6 +19,7 @@ from wfnet.methods.loss import (
     split_batch,
     wf_loss,
 )
+from wfnet.methods.untrain import UntrainConfig
 
 
 def test_expand_labels_shapes_and_never_own_row():

@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from wfnet import WFNetError, wrap
-from wfnet.config import TrainConfig, UntrainConfig
 from wfnet.data import ImageDataset, ImageTensors, load_dataset
-from wfnet.methods.untrain import untrain
-from wfnet.train import train_model
+from wfnet.methods.untrain import UntrainConfig, untrain
+from wfnet.train import TrainConfig, train_model
 
 from .conftest import TinyCNN, synthetic_dataset
 

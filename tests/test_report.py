@@ -256,7 +256,7 @@ def test_ablation_table_sorts_by_retain_accuracy_and_hides_unused_caps(tmp_path:
 def write_measured(root: Path) -> None:
     """Two folders shaped like results/measured: an original's evaluation and a WF evaluation of an
     untraining with today's default configuration of that same original (fake numbers)."""
-    from wfnet.config import untrain_defaults
+    from wfnet.methods.untrain import untrain_defaults
 
     base = root / "measured" / "mnist-5k" / "resnet18"
     per = [{"cls": c, "name": str(c), "acc_r": 93.0 + c / 10, "acc_f": 0.0, "zrf": 0.6} for c in range(10)]

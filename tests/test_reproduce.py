@@ -114,9 +114,9 @@ def test_killed_run_resumes_to_the_same_numbers(uninterrupted, tmp_path):
 
 
 def test_cache_key_follows_derived_configs(monkeypatch):
-    """A changed default in wfnet.config must invalidate cached runs, not be served stale."""
+    """A changed default of a config must invalidate cached runs, not be served stale."""
     import wfnet.experiments.presets as presets
-    from wfnet.config import UntrainConfig
+    from wfnet.methods.untrain import UntrainConfig
 
     smoke = PRESETS.get("smoke")
     before = smoke.key("mnist-5k", "resnet18", 0)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wfnet.config import TrainConfig, scaled_batch, train_defaults
 from wfnet.data import BatchIterator, ImageTensors
 from wfnet.experiments.presets import PRESETS, RECIPE_GROUPS, recipe_group
-from wfnet.train import make_optimizer
+from wfnet.train import TrainConfig, make_optimizer, scaled_batch, train_defaults
 
 
 def test_scaled_batch_scales_the_learning_rate_linearly():

@@ -1,11 +1,5 @@
-"""The paper's backbones, by name, for small (28/32 px) and ImageNet-size input.
-
-Small-input variants follow the usual CIFAR adaptations: VGG-16-BN with a 512->N classifier
-(input zero-padded to a multiple of 32, so MNIST's 28x28 survives five max-pools), ResNet with a
-3x3 stride-1 stem and no max-pool (built from torchvision's own blocks), ViT from timm with
-patch 4. ``width`` scales every channel count (same architecture, fewer channels): unit tests
-and the smoke preset use it to run on two CPU cores.
-"""
+"""The paper's backbones by name, for small (28/32 px) and ImageNet-size input, at any width
+(same architecture, fewer channels), so that tests and the smoke preset run on two CPU cores."""
 
 from __future__ import annotations
 
@@ -18,6 +12,12 @@ from torch import nn
 
 from .errors import CheckpointError, WFNetError
 from .registry import Registry
+
+# Small-input variants follow the usual CIFAR adaptations: VGG-16-BN with a 512->N classifier
+# (input zero-padded to a multiple of 32, so MNIST's 28x28 survives five max-pools), ResNet with a
+# 3x3 stride-1 stem and no max-pool (built from torchvision's own blocks), ViT from timm with
+# patch 4. ``width`` scales every channel count (same architecture, fewer channels): unit tests
+# and the smoke preset use it to run on two CPU cores.
 
 SMALL_INPUT_MAX = 64  # below this size the CIFAR-style variants are built
 

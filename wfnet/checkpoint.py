@@ -1,16 +1,5 @@
-"""Checkpoints that load without unpickling code: tensors plus JSON metadata, checked on load.
-
-An original model and a WF model are both one ``torch.save`` dict read back with
-``weights_only=True``; the metadata (backbone spec, dataset, accuracy, provenance) travels as a
-JSON string so that a checkpoint from elsewhere can never run code on load.
-
-Loading validates the whole file before using it: the fields a checkpoint must have and their
-types, a spec that names a known backbone with sane sizes, weights (and alpha matrices) that fit
-the model the spec describes, and the sha256 of the content recorded when it was saved
-(``sha256``: weights, alpha, spec, metadata and target layers). Anything wrong is one
-``CheckpointError`` naming the file. Checkpoints written before the checksum existed have no
-``sha256`` field: they still load (everything else is checked), unverified.
-"""
+"""Checkpoints that load without unpickling code (tensors plus JSON metadata), validated and
+checksummed on load, so that a file from elsewhere can never run code or pass as another model."""
 
 from __future__ import annotations
 
@@ -28,6 +17,17 @@ from .backbones import BackboneSpec, build
 from .errors import CheckpointError, WFNetError
 from .io import atomic_torch_save, first_line, move_aside
 from .wrap import WFModel
+
+# An original model and a WF model are both one ``torch.save`` dict read back with
+# ``weights_only=True``; the metadata (backbone spec, dataset, accuracy, provenance) travels as a
+# JSON string so that a checkpoint from elsewhere can never run code on load.
+#
+# Loading validates the whole file before using it: the fields a checkpoint must have and their
+# types, a spec that names a known backbone with sane sizes, weights (and alpha matrices) that fit
+# the model the spec describes, and the sha256 of the content recorded when it was saved
+# (``sha256``: weights, alpha, spec, metadata and target layers). Anything wrong is one
+# ``CheckpointError`` naming the file. Checkpoints written before the checksum existed have no
+# ``sha256`` field: they still load (everything else is checked), unverified.
 
 FORMAT_ORIGINAL = "wfnet-original/1"
 FORMAT_WF = "wfnet-wf/1"

@@ -1,9 +1,5 @@
-"""``wfnet`` command line: one small function per command (``COMMANDS``): train, untrain, evaluate,
-reproduce, beyond, ablate, search-baselines, plan, next, collect, datasets.
-
-Bad input exits 2 with one line, before any data is loaded or any model trained: every value of
-every command (and of ``--set``) is checked first, and every output folder is checked writable
-and not holding another kind of run."""
+"""The ``wfnet`` command line, one small function per command (``COMMANDS``); bad input exits 2
+with one line, before any data is loaded or any model trained."""
 
 from __future__ import annotations
 
@@ -15,6 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from .errors import WFNetError
+
+# Bad input exits 2 with one line, before any data is loaded or any model trained: every value of
+# every command (and of ``--set``) is checked first, and every output folder is checked writable
+# and not holding another kind of run.
 
 if TYPE_CHECKING:
     import torch
@@ -287,9 +287,10 @@ def cmd_next(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import override, scaled_batch, train_defaults
+    from .config import override
     from .data import load_dataset
     from .experiments.pipeline import check_output_folder, train_original
+    from .train import scaled_batch, train_defaults
 
     _names(dataset=args.dataset, backbone=args.backbone)  # bad names fail before any data loads
     _at_least("epochs", args.epochs, 1)
@@ -312,8 +313,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_untrain(args: argparse.Namespace) -> int:
     from .checkpoint import load
-    from .config import override, parse_assignments, untrain_defaults
+    from .config import override, parse_assignments
     from .experiments.pipeline import check_output_folder, untrain_checkpoint
+    from .methods.untrain import untrain_defaults
 
     _at_least("epochs", args.epochs, 1)
     _positive("lr", args.lr)

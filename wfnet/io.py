@@ -1,10 +1,5 @@
-"""Files in and out, at the boundary: writes that are all or nothing, reads that never trust.
-
-Writes go to a temporary file that is renamed into place, so a killed run never leaves a
-half-written file behind. Reads validate what they get; a file that does not parse or validate
-is named in one line and moved aside (``<name>.corrupt-<UTC time>``, never deleted), so that a
-cache is recomputed and a result is never read as something it is not.
-"""
+"""Files in and out, at the boundary: writes that are all or nothing (temp file + rename), reads
+that never trust (a file that does not validate is named and moved aside, never deleted)."""
 
 from __future__ import annotations
 
@@ -21,6 +16,11 @@ from typing import Any, Callable
 import torch
 
 from .errors import CorruptFileError, WFNetError
+
+# Writes go to a temporary file that is renamed into place, so a killed run never leaves a
+# half-written file behind. Reads validate what they get; a file that does not parse or validate
+# is named in one line and moved aside (``<name>.corrupt-<UTC time>``, never deleted), so that a
+# cache is recomputed and a result is never read as something it is not.
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -1,6 +1,5 @@
-"""What every loop needs, whatever it trains or measures: seeding, mixed precision, fast
-kernels, and predictions on any device. A neutral home, so that evaluation and unlearning code
-never import the training loop for them."""
+"""What every loop needs (seeding, mixed precision, fast kernels, predictions on any device), in a
+neutral home so that evaluation and unlearning code never import the training loop for them."""
 
 from __future__ import annotations
 

@@ -1,20 +1,71 @@
-"""Training an original model: one loop for every backbone, CPU or GPU."""
+"""Training an original model (and each retrained one): its config and one loop for every
+backbone, CPU or GPU."""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .config import TrainConfig
+from .config import Checker
 from .data import BatchIterator, ImageDataset
 from .errors import WFNetError
 from .runtime import accuracy, autocast, seed_everything, use_fast_kernels
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training an original model from scratch (and the retrained baseline)."""
+
+    epochs: int = 30                  # passes over the training set
+    batch_size: int = 128             # images per step
+    optimizer: str = "sgd"            # "sgd" (conv nets) or "adamw" (ViTs)
+    lr: float = 0.05                  # peak learning rate, reached after warmup
+    momentum: float = 0.9             # SGD only (Nesterov)
+    weight_decay: float = 5e-4        # decoupled for AdamW, L2 for SGD
+    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero
+    label_smoothing: float = 0.0      # cross-entropy smoothing
+    seed: int = 0                     # init, shuffling, augmentation
+    amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False             # torch.compile the model (CUDA only)
+
+    def __post_init__(self) -> None:
+        c = Checker("train")
+        c.integer("epochs", self.epochs, 1)
+        c.integer("batch_size", self.batch_size, 2)  # BatchNorm needs 2 samples per step
+        c.choice("optimizer", self.optimizer, ("sgd", "adamw"))
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        c.number("weight_decay", self.weight_decay, low=0.0)
+        c.number("warmup_epochs", self.warmup_epochs, low=0.0)
+        c.number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
+        c.seed(self.seed)
+        c.boolean("amp", self.amp)
+        c.boolean("compile", self.compile)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train_defaults(backbone: str) -> TrainConfig:
+    """SGD for the conv nets, AdamW for the ViTs (which SGD trains poorly from scratch)."""
+    if backbone.startswith("vit"):
+        return TrainConfig(optimizer="adamw", lr=1e-3, weight_decay=0.05, warmup_epochs=1.0)
+    return TrainConfig()
+
+
+def scaled_batch(cfg: TrainConfig, batch_size: int | None) -> TrainConfig:
+    """A larger (or smaller) batch with the learning rate scaled linearly (Goyal et al., 2017),
+    the warmup kept in epochs: what makes a big-batch GPU recipe train like the default."""
+    if batch_size is None or batch_size == cfg.batch_size:
+        return cfg
+    return replace(cfg, batch_size=batch_size, lr=cfg.lr * batch_size / cfg.batch_size)
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device | None = None) -> torch.optim.Optimizer:

@@ -1,9 +1,5 @@
-"""Turning a trained backbone into a WF model without touching its code.
-
-``wrap`` walks the module tree and swaps each target layer for a WF wrapper holding it, and each
-batch norm that only a target conv feeds for a pass-through that the conv may fold into itself;
-every other module (and the forward of the backbone) stays as it was.
-"""
+"""Turning a trained backbone into a WF model without touching its code: ``wrap`` swaps each target
+layer for a WF wrapper holding it; every other module and the forward stay as they were."""
 
 from __future__ import annotations
 
@@ -26,6 +22,10 @@ from .layers import (
     check_combine,
     conv_bn_pairs,
 )
+
+# ``wrap`` walks the module tree and swaps each target layer for a WF wrapper holding it, and each
+# batch norm that only a target conv feeds for a pass-through that the conv may fold into itself;
+# every other module (and the forward of the backbone) stays as it was.
 
 Targets = Union[str, Sequence[str], Callable[[str, nn.Module], bool]]
 Forget = Union[None, int, Sequence[int], Tensor]

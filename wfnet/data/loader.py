@@ -1,8 +1,5 @@
-"""Batches straight from uint8 tensors: shuffle, augment and normalise on the device.
-
-airbench-style: no DataLoader workers, no per-sample Python; one gather per batch. On a GPU the
-whole split is moved once and every later step stays on the device.
-"""
+"""Batches straight from uint8 tensors (shuffle, augment and normalise on the device), airbench-style:
+no DataLoader workers, no per-sample Python, one gather per batch."""
 
 from __future__ import annotations
 
@@ -13,6 +10,9 @@ import torch
 from torch import Tensor
 
 from .tensors import ImageSplit, ImageTensors, normalize
+
+# airbench-style: no DataLoader workers, no per-sample Python; one gather per batch. On a GPU the
+# whole split is moved once and every later step stays on the device.
 
 
 def augment_batch(images: Tensor, generator: torch.Generator, pad: int = 4) -> Tensor:

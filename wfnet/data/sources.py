@@ -1,11 +1,5 @@
-"""Where each dataset's files come from, offline first, and how they become uint8 tensors.
-
-Every loader goes through torchvision's own readers (``MNIST``, ``FashionMNIST``, ``CIFAR10``,
-``ImageFolder``) so that users with internet can pass ``download=True`` and get the same code
-path. Decoded tensors are cached under a key made of the source files' sha256, never their
-names, so a changed file is never served stale; a cache that no longer reads (truncated) is
-named, moved aside and rebuilt from the sources.
-"""
+"""Where each dataset's files come from, offline first, and how they become uint8 tensors cached
+under the sha256 of their sources (a changed file is never served stale)."""
 
 from __future__ import annotations
 
@@ -26,6 +20,12 @@ from ..io import first_line, move_aside, sha256_file
 from ..registry import Registry
 from .archive import safe_extract
 from .tensors import ImageDataset, ImageTensors, load_cached_tensors, save_tensors, stratified_split
+
+# Every loader goes through torchvision's own readers (``MNIST``, ``FashionMNIST``, ``CIFAR10``,
+# ``ImageFolder``) so that users with internet can pass ``download=True`` and get the same code
+# path. Decoded tensors are cached under a key made of the source files' sha256, never their
+# names, so a changed file is never served stale; a cache that no longer reads (truncated) is
+# named, moved aside and rebuilt from the sources.
 
 CACHE_FORMAT = 1  # bump when the decoded layout changes: old caches are then ignored
 

@@ -1,12 +1,5 @@
-"""What the memory matrices reveal (paper, "Insertion score", "Deletion score", Figures 3-4).
-
-Relevance of gate j of a layer for class c is how closed it is: 1 - sigmoid(alpha[c, j]).
-- Insertion: from the unlearned model (row c), reopen the most relevant fraction f of every
-  layer's gates; confidence on class c recovers. Deletion: from the non-unlearned WF model (all
-  gates open), close the most relevant fraction f; confidence falls. Each point is the mean
-  softmax probability of class c on its test samples, divided by the original model's; the
-  score is the area under the curve over f in [0, 1].
-"""
+"""What the memory matrices reveal (paper, "Insertion score", "Deletion score", Figures 3-4):
+insertion and deletion curves, and which filters each class closes."""
 
 from __future__ import annotations
 
@@ -20,6 +13,13 @@ from torch import Tensor
 from ..data import ImageDataset
 from ..runtime import predict
 from ..wrap import WFModel
+
+# Relevance of gate j of a layer for class c is how closed it is: 1 - sigmoid(alpha[c, j]).
+# - Insertion: from the unlearned model (row c), reopen the most relevant fraction f of every
+#   layer's gates; confidence on class c recovers. Deletion: from the non-unlearned WF model (all
+#   gates open), close the most relevant fraction f; confidence falls. Each point is the mean
+#   softmax probability of class c on its test samples, divided by the original model's; the
+#   score is the area under the curve over f in [0, 1].
 
 OPEN, CLOSED = 60.0, -60.0  # alpha values whose sigmoid is 1 and 0 in float32
 

@@ -1,14 +1,5 @@
-"""The paper's unlearning metrics (section "Evaluation Metrics").
-
-- Acc_r / Acc_f: for each class c, the model that forgot c is scored on the test samples of c
-  (forget accuracy) and on all other test samples (retain accuracy); means over classes.
-- ZRF (Eq. 4): 1 - mean Jensen-Shannon divergence between the unlearned model and a randomly
-  initialised copy on the forget samples. Natural-log JS, not divided by ln 2: that is what puts
-  an original MNIST model near the paper's 0.47-0.48. ZRF mostly tracks confidence against a
-  near-uniform random model; membership inference complements it.
-- MIA-efficacy (beyond the paper, SalUn's privacy metric): implemented in ``wfnet.evaluation.mia`` and
-  re-exported here, so that every unlearning metric is found in one module.
-"""
+"""The paper's unlearning metrics (section "Evaluation Metrics"): Acc_r, Acc_f and ZRF, with
+MIA-efficacy re-exported, so that every unlearning metric is found in one module."""
 
 from __future__ import annotations
 
@@ -22,6 +13,15 @@ from torch import Tensor, nn
 from ..data import ImageDataset
 from ..runtime import predict
 from .mia import MIAConfig, MIAResult, class_mia, mia_efficacy, mia_features, model_mia, per_class_mia, wf_mia
+
+# - Acc_r / Acc_f: for each class c, the model that forgot c is scored on the test samples of c
+#   (forget accuracy) and on all other test samples (retain accuracy); means over classes.
+# - ZRF (Eq. 4): 1 - mean Jensen-Shannon divergence between the unlearned model and a randomly
+#   initialised copy on the forget samples. Natural-log JS, not divided by ln 2: that is what puts
+#   an original MNIST model near the paper's 0.47-0.48. ZRF mostly tracks confidence against a
+#   near-uniform random model; membership inference complements it.
+# - MIA-efficacy (beyond the paper, SalUn's privacy metric): implemented in ``wfnet.evaluation.mia`` and
+#   re-exported here, so that every unlearning metric is found in one module.
 
 __all__ = [
     "ClassScores", "MIAConfig", "MIAResult", "UnlearningScores", "aggregate", "class_mia", "class_scores",

@@ -1,30 +1,5 @@
-"""Membership inference "MIA-efficacy", the privacy metric of SalUn.
-
-Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
-Image Classification and Generation", ICLR 2024 (after Jia et al., NeurIPS 2023, and the
-confidence/entropy features of Song & Mittal, USENIX Security 2021):
-
-1. members = retain-class TRAIN samples, non-members = TEST samples, balanced by subsampling;
-2. a simple classifier learns member vs non-member from one output feature of the UNLEARNED
-   model (default: the softmax confidence of the true label);
-3. applied to the forget-class TRAIN samples, MIA-efficacy is the fraction judged non-members:
-   1 = the forget samples look as if they were never trained on, 0 = clearly still members.
-
-Differences from SalUn's code, on purpose: the classifier is a logistic regression in torch (no
-scikit-learn dependency; SalUn uses an RBF SVC, which on one feature also learns a threshold
-region), and the non-members are the test samples of the *retained* classes only, so the attack
-is calibrated on classes the model still knows instead of learning "unknown class = non-member"
-from the forget class itself. A tie (probability exactly 0.5, e.g. a constant feature) counts
-as half a non-member. For class removal, MIA-efficacy mostly follows Acc_f: a forget sample the
-model misclassifies has a low true-label confidence, hence looks like a non-member.
-
-The attack is only meaningful when members and non-members differ, i.e. when the model overfits
-its training set (SalUn's models reach 100 % train accuracy). When its held-out accuracy is at
-chance, its weight is near zero and its sign, not the model, decides whether every forget
-sample is a "member" (0) or a "non-member" (1). Each result therefore carries the attack's
-accuracy and whether it beats chance (``MIAResult.informative``); summaries also give the mean
-over the classes where it does.
-"""
+"""Membership inference "MIA-efficacy", the privacy metric of SalUn (Fan et al., ICLR 2024), and
+SalUn's scorecard accuracies: how much a forget class still looks trained on."""
 
 from __future__ import annotations
 
@@ -39,6 +14,31 @@ from torch import Tensor, nn
 from ..data import ImageDataset
 from ..io import finite_or_none
 from ..runtime import predict
+
+# Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
+# Image Classification and Generation", ICLR 2024 (after Jia et al., NeurIPS 2023, and the
+# confidence/entropy features of Song & Mittal, USENIX Security 2021):
+#
+# 1. members = retain-class TRAIN samples, non-members = TEST samples, balanced by subsampling;
+# 2. a simple classifier learns member vs non-member from one output feature of the UNLEARNED
+#    model (default: the softmax confidence of the true label);
+# 3. applied to the forget-class TRAIN samples, MIA-efficacy is the fraction judged non-members:
+#    1 = the forget samples look as if they were never trained on, 0 = clearly still members.
+#
+# Differences from SalUn's code, on purpose: the classifier is a logistic regression in torch (no
+# scikit-learn dependency; SalUn uses an RBF SVC, which on one feature also learns a threshold
+# region), and the non-members are the test samples of the *retained* classes only, so the attack
+# is calibrated on classes the model still knows instead of learning "unknown class = non-member"
+# from the forget class itself. A tie (probability exactly 0.5, e.g. a constant feature) counts
+# as half a non-member. For class removal, MIA-efficacy mostly follows Acc_f: a forget sample the
+# model misclassifies has a low true-label confidence, hence looks like a non-member.
+#
+# The attack is only meaningful when members and non-members differ, i.e. when the model overfits
+# its training set (SalUn's models reach 100 % train accuracy). When its held-out accuracy is at
+# chance, its weight is near zero and its sign, not the model, decides whether every forget
+# sample is a "member" (0) or a "non-member" (1). Each result therefore carries the attack's
+# accuracy and whether it beats chance (``MIAResult.informative``); summaries also give the mean
+# over the classes where it does.
 
 FEATURES = ("confidence", "entropy", "m_entropy")  # the attack features this module knows
 

@@ -1,18 +1,5 @@
-"""Forgetting a SET of classes with one WF checkpoint, no retraining (beyond the paper).
-
-The paper untrains every class in one round but only ever selects one row of alpha. A deletion
-request can name several classes at once; a WF model answers it by combining the rows of the
-classes in S into one gate per filter:
-
-- ``product``: prod_{c in S} sigmoid(alpha_c), what ``model(x, forget=S)`` does (a filter is
-  as closed as all rows together close it; gates only shrink as S grows);
-- ``min``: min_{c in S} sigmoid(alpha_c) = sigmoid(min_c alpha_c) (the sigmoid is monotone),
-  the most closed single row per filter: ``model(x, forget=S, combine="min")``.
-
-Nothing trained these combinations: each row was untrained to forget its class while the others
-are retained, so closing the union of filters may also hurt retained classes that share them.
-``evaluate_multiforget`` measures that against the single-class numbers of the same checkpoint.
-"""
+"""Forgetting a SET of classes with one WF checkpoint and no retraining (beyond the paper), measured
+against the single-class numbers of the same checkpoint."""
 
 from __future__ import annotations
 
@@ -29,6 +16,19 @@ from ..io import content_key
 from ..layers import COMBINES, check_combine
 from ..runtime import predict
 from ..wrap import WFModel
+
+# The paper untrains every class in one round but only ever selects one row of alpha. A deletion
+# request can name several classes at once; a WF model answers it by combining the rows of the
+# classes in S into one gate per filter:
+#
+# - ``product``: prod_{c in S} sigmoid(alpha_c), what ``model(x, forget=S)`` does (a filter is
+#   as closed as all rows together close it; gates only shrink as S grows);
+# - ``min``: min_{c in S} sigmoid(alpha_c) = sigmoid(min_c alpha_c) (the sigmoid is monotone),
+#   the most closed single row per filter: ``model(x, forget=S, combine="min")``.
+#
+# Nothing trained these combinations: each row was untrained to forget its class while the others
+# are retained, so closing the union of filters may also hurt retained classes that share them.
+# ``evaluate_multiforget`` measures that against the single-class numbers of the same checkpoint.
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,5 @@
-"""Relearn time (paper, "Relearn Time"): epochs of fine-tuning on 500 random training samples
-per epoch until the forget class is recognised as well as by the original model, capped.
-
-For WF-Net the backbone is fine-tuned under the selected row with alpha frozen: the unlearned
-model *is* the backbone seen through row c, so that is what must relearn.
-"""
+"""Relearn time (paper, "Relearn Time"): epochs of fine-tuning on 500 random training samples per
+epoch until the forget class is recognised as well as by the original model, capped."""
 
 from __future__ import annotations
 
@@ -17,6 +13,9 @@ from torch import nn
 from ..data import BatchIterator, ImageDataset
 from ..runtime import autocast, predict, seed_everything
 from ..wrap import WFModel
+
+# For WF-Net the backbone is fine-tuned under the selected row with alpha frozen: the unlearned
+# model *is* the backbone seen through row c, so that is what must relearn.
 
 
 @dataclass(frozen=True)

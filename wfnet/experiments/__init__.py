@@ -1,3 +1,2 @@
-"""Running the paper's protocol: presets, ``reproduce``, result files keyed by what they depend
-on, the train-untrain-evaluate pipeline, the ablation, the beyond-the-paper step, the baselines'
-search, and paper scale as a queue of GPU pieces (plan, queue, bundles)."""
+"""Running the paper's protocol: presets, ``reproduce``, result files keyed by what they depend on,
+the pipeline, the ablation, the beyond step, the baselines' search and the paper-scale queue."""

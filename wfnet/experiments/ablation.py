@@ -1,15 +1,5 @@
-"""Untraining variants compared on one original model: the choices the paper leaves open.
-
-Each variant is a named set of ``UntrainConfig`` overrides. Results go to
-``results/ablation/<dataset>/<backbone>/[<config>/]<variant>.json`` (or, for ``--checkpoint``, to
-``.../<backbone>/checkpoint-<hash>/[<config>/]``), where ``<config>`` names the parameters of the
-run (width, training and untraining epochs, seed), so that two runs that differ in any of them
-never write the same file. The configurations committed before paths named them (quarter width,
-3 + 2 epochs, seed 0; for a checkpoint, 6 untraining epochs, seed 0) keep the folder itself.
-A file is reused when its key (the original model, the full untraining config, the data, the
-code version) matches; a file at the path that records another configuration is never
-overwritten.
-"""
+"""Untraining variants compared on one original model: the choices the paper leaves open, each a
+named set of ``UntrainConfig`` overrides whose result never overwrites another configuration's."""
 
 from __future__ import annotations
 
@@ -22,18 +12,27 @@ import torch
 
 from ..backbones import build, create_backbone
 from ..checkpoint import Loaded, load, load_cached, save_original
-from ..config import TrainConfig, train_defaults, untrain_defaults
 from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..evaluation.metrics import evaluate_wf, random_reference
 from ..io import atomic_write_json, read_cached_json, sha256_file
-from ..methods.untrain import untrain
+from ..methods.untrain import untrain, untrain_defaults
 from ..provenance import provenance, resolve_device
-from ..train import train_model
+from ..train import TrainConfig, train_defaults, train_model
 from ..wrap import wrap
 from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
 from .presets import METHOD_VERSION, content_key
 from .results import with_null_reasons
+
+# Each variant is a named set of ``UntrainConfig`` overrides. Results go to
+# ``results/ablation/<dataset>/<backbone>/[<config>/]<variant>.json`` (or, for ``--checkpoint``, to
+# ``.../<backbone>/checkpoint-<hash>/[<config>/]``), where ``<config>`` names the parameters of the
+# run (width, training and untraining epochs, seed), so that two runs that differ in any of them
+# never write the same file. The configurations committed before paths named them (quarter width,
+# 3 + 2 epochs, seed 0; for a checkpoint, 6 untraining epochs, seed 0) keep the folder itself.
+# A file is reused when its key (the original model, the full untraining config, the data, the
+# code version) matches; a file at the path that records another configuration is never
+# overwritten.
 
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}

@@ -1,14 +1,5 @@
-"""Choosing the single-class baselines' hyper-parameters on a validation split, never the test set.
-
-The paper compares WF-Net with random labels and negative gradients but does not say how they
-were tuned; weak baselines flatter WF-Net, so each gets a small documented search per dataset x
-backbone: hold out ``val_fraction`` of every class of the training set, train an original on the
-rest, unlearn a few classes with every candidate, and score retain / forget accuracy on the
-held-out images. The rule (``choose``): among candidates whose validation Acc_f is at most the
-paper's Acc_f for that cell + ``acc_f_slack``, the one with the best Acc_r; if none forgets that
-well, the one that forgets best. The chosen values are then written into the preset by hand
-(with this file's commit), which changes only those baselines' result keys.
-"""
+"""Choosing the single-class baselines' hyper-parameters on a validation split, never the test set:
+weak baselines flatter WF-Net, so each gets a small documented search per dataset x backbone."""
 
 from __future__ import annotations
 
@@ -22,18 +13,27 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .. import paper_values as pv
 from ..backbones import create_backbone
 from ..data import ImageDataset, load_dataset, stratified_split
 from ..errors import WFNetError
 from ..io import atomic_write_json, finite_or_none
 from ..methods.baselines import FinetuneConfig, negative_gradients, random_labels
 from ..provenance import git_commit, provenance, resolve_device
-from ..report import paper_values as pv
 from ..runtime import predict
 from ..train import train_model
 from .pipeline import dataset_fields
 from .presets import PRESETS, Preset, content_key
 from .results import result_path
+
+# The paper compares WF-Net with random labels and negative gradients but does not say how they
+# were tuned; weak baselines flatter WF-Net, so each gets a small documented search per dataset x
+# backbone: hold out ``val_fraction`` of every class of the training set, train an original on the
+# rest, unlearn a few classes with every candidate, and score retain / forget accuracy on the
+# held-out images. The rule (``choose``): among candidates whose validation Acc_f is at most the
+# paper's Acc_f for that cell + ``acc_f_slack``, the one with the best Acc_r; if none forgets that
+# well, the one that forgets best. The chosen values are then written into the preset by hand
+# (with this file's commit), which changes only those baselines' result keys.
 
 SEARCH_FILE = "baseline_search"  # results/<preset>/<dataset>/<backbone>/baseline_search.json
 Unlearn = Callable[..., nn.Module]

@@ -1,19 +1,5 @@
 """Beyond the paper, for one run: class sets, the registered methods the paper does not have, and
-the field's scorecard for every method.
-
-``run_beyond`` reuses the cached original and WF checkpoints of ``wfnet reproduce`` (same ``Run``,
-same ``runs/<preset>/<dataset>/<backbone>/`` cache) and writes, next to the Table-1 files:
-
-- ``multiforget.json``: every pair and sampled triples of classes forgotten at once
-  (``wfnet.evaluation.multiforget``);
-- ``<method>.json`` for every registered single-class method beyond the paper (SalUn, SSD), in the
-  schema of the paper's baselines;
-- ``mia.json``: MIA-efficacy and SalUn's scorecard (UA, RA, TA) of every method with a result. A
-  single-class method's were measured on each unlearned model as it was made (its per-class
-  entries), so nothing is unlearned again here; the original and WF-Net are measured here.
-
-The chapter's tables are drawn from these files by ``wfnet.report.beyond``.
-"""
+the field's scorecard for every method, from the cached models of ``wfnet reproduce``."""
 
 from __future__ import annotations
 
@@ -36,6 +22,19 @@ from ..io import content_key
 from ..methods import METHODS, method_names
 from .reproduce import Run, prepared_run, run_methods, wf_model
 from .results import read_result, write_result
+
+# ``run_beyond`` reuses the cached original and WF checkpoints of ``wfnet reproduce`` (same ``Run``,
+# same ``runs/<preset>/<dataset>/<backbone>/`` cache) and writes, next to the Table-1 files:
+#
+# - ``multiforget.json``: every pair and sampled triples of classes forgotten at once
+#   (``wfnet.evaluation.multiforget``);
+# - ``<method>.json`` for every registered single-class method beyond the paper (SalUn, SSD), in the
+#   schema of the paper's baselines;
+# - ``mia.json``: MIA-efficacy and SalUn's scorecard (UA, RA, TA) of every method with a result. A
+#   single-class method's were measured on each unlearned model as it was made (its per-class
+#   entries), so nothing is unlearned again here; the original and WF-Net are measured here.
+#
+# The chapter's tables are drawn from these files by ``wfnet.report.beyond``.
 
 SCORECARD_VERSION = 3  # 3: single-class methods' MIA and accuracies are read from their per-class entries
 

@@ -1,11 +1,5 @@
-"""Result files across machines: packed where they were computed, checked before they land.
-
-A GPU call leaves one ``results-<date>.tar.gz`` (the result files it wrote, and a manifest of
-their sha256). ``collect`` refuses a bundle unless every file in it is one this project writes
-(path, schema, provenance naming a commit of this repository and, for a GPU-only preset, a GPU,
-a key equal to what the current code computes), and only then moves the files into ``results/``:
-one clear line for the first problem, nothing half-unpacked.
-"""
+"""Result files across machines: packed where they were computed, checked before they land, so that
+only files this code would write, from committed code, reach ``results/``."""
 
 from __future__ import annotations
 
@@ -29,6 +23,12 @@ from ..methods import method_names
 from ..provenance import REPO_ROOT, git_commit
 from .presets import PRESETS
 from .results import RELATIONSHIPS
+
+# A GPU call leaves one ``results-<date>.tar.gz`` (the result files it wrote, and a manifest of
+# their sha256). ``collect`` refuses a bundle unless every file in it is one this project writes
+# (path, schema, provenance naming a commit of this repository and, for a GPU-only preset, a GPU,
+# a key equal to what the current code computes), and only then moves the files into ``results/``:
+# one clear line for the first problem, nothing half-unpacked.
 
 FORMAT = "wfnet-results/1"
 MANIFEST = "manifest.json"

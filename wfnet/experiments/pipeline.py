@@ -1,14 +1,5 @@
-"""The three steps of the paper's pipeline as functions of files: train, untrain, evaluate.
-
-Each reads its inputs from disk, writes a checkpoint and/or ``metrics.json`` atomically with
-provenance, and returns the metrics. The CLI and the notebooks are thin callers of these.
-
-An output folder holds one kind of run: ``train`` writes ``model.pt`` + ``metrics.json``,
-``untrain`` ``wf.pt`` + ``metrics.json``, ``evaluate`` ``metrics.json`` alone. Writing one kind
-into a folder of another (e.g. evaluating into the training folder, which would replace its
-``metrics.json``) is refused before any work. Metrics that are not finite numbers are written
-as ``null`` with ``null_reasons`` saying what they were.
-"""
+"""The paper's pipeline as functions of files (train, untrain, evaluate), each writing a checkpoint
+and/or ``metrics.json`` atomically with provenance; the CLI and notebooks are thin callers."""
 
 from __future__ import annotations
 
@@ -22,16 +13,24 @@ import torch
 
 from ..backbones import build, create_backbone
 from ..checkpoint import load, save_original, save_wf
-from ..config import TrainConfig, UntrainConfig
 from ..data import ImageDataset, ImageTensors, load_dataset
 from ..errors import WFNetError
 from ..evaluation.metrics import evaluate_original, evaluate_wf, random_reference
 from ..io import atomic_write_json, read_json_object
-from ..methods.untrain import untrain
+from ..methods.untrain import UntrainConfig, untrain
 from ..provenance import provenance
-from ..train import train_model
+from ..train import TrainConfig, train_model
 from ..wrap import wrap
 from .results import with_null_reasons
+
+# Each reads its inputs from disk, writes a checkpoint and/or ``metrics.json`` atomically with
+# provenance, and returns the metrics. The CLI and the notebooks are thin callers of these.
+#
+# An output folder holds one kind of run: ``train`` writes ``model.pt`` + ``metrics.json``,
+# ``untrain`` ``wf.pt`` + ``metrics.json``, ``evaluate`` ``metrics.json`` alone. Writing one kind
+# into a folder of another (e.g. evaluating into the training folder, which would replace its
+# ``metrics.json``) is refused before any work. Metrics that are not finite numbers are written
+# as ``null`` with ``null_reasons`` saying what they were.
 
 RANDOM_REFERENCE_SEED = 12345  # M* in ZRF: fixed so every method is compared to the same model
 

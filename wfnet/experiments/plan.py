@@ -1,19 +1,5 @@
-"""Paper scale as a queue of self-contained pieces of GPU work, each short enough for one call.
-
-GPU time comes in slices (15 minutes, at most 10 per command, a fresh machine each time, only a
-few result files coming back). So Tables 1-2 and Figures 3-4 are cut into pieces that each train
-whatever they need (no checkpoint survives between calls) and write result files that are
-committed: per dataset x backbone a ``core`` piece (original, WF-Net with RT, insertion/deletion
-and filter-class relationships, random labels, negative gradients; split in two where one piece
-would run too long), a ``search`` of the single-class baselines' hyper-parameters on a validation
-split (``wfnet.baseline_search``), and the retrained baseline a few classes per piece. ``plan`` lists them with
-an estimate of their GPU seconds and their state read from ``results/``; ``next_pieces`` picks
-what fits in a budget.
-
-Estimates come from throughput measured on a GPU (``THROUGHPUT``, images/s, with the run it comes
-from) and a per-step overhead; they are estimates, refreshed from the wall times that finished
-pieces record.
-"""
+"""Paper scale as a queue of self-contained pieces of GPU work, each short enough for one call,
+with estimates of their GPU seconds and their state read from ``results/``."""
 
 from __future__ import annotations
 
@@ -25,6 +11,20 @@ from typing import Iterable, Sequence
 from ..errors import WFNetError
 from .presets import PRESETS, Preset
 from .results import RELATIONSHIPS, result_path, retrained_class_path
+
+# GPU time comes in slices (15 minutes, at most 10 per command, a fresh machine each time, only a
+# few result files coming back). So Tables 1-2 and Figures 3-4 are cut into pieces that each train
+# whatever they need (no checkpoint survives between calls) and write result files that are
+# committed: per dataset x backbone a ``core`` piece (original, WF-Net with RT, insertion/deletion
+# and filter-class relationships, random labels, negative gradients; split in two where one piece
+# would run too long), a ``search`` of the single-class baselines' hyper-parameters on a validation
+# split (``wfnet.baseline_search``), and the retrained baseline a few classes per piece. ``plan`` lists them with
+# an estimate of their GPU seconds and their state read from ``results/``; ``next_pieces`` picks
+# what fits in a budget.
+#
+# Estimates come from throughput measured on a GPU (``THROUGHPUT``, images/s, with the run it comes
+# from) and a per-step overhead; they are estimates, refreshed from the wall times that finished
+# pieces record.
 
 PAPER_DATASETS = ("mnist", "cifar10")
 BEYOND_DATASETS = ("fashion-mnist",)    # beyond the paper: a column the paper does not have

@@ -1,30 +1,31 @@
-"""Experiment presets: the whole protocol of one Table-1 column in one readable place.
-
-``paper`` follows the paper where it is specific (full-width backbones, untraining at batch 128
-and lr 100, RT on 500 samples per epoch capped at 100 epochs, insertion/deletion in 10 steps).
-The paper does not say how the original and retrained models were trained: there ``paper`` uses
-a fast recipe per dataset and backbone (a larger batch, the learning rate scaled with it and
-warmed up; see ``RECIPES_PAPER`` and the README's recipe table for the accuracy and GPU seconds
-each was measured at). ``smoke`` runs every method at reduced size (1/8 width, few epochs, RT
-capped at 3) so that one dataset x backbone finishes on 2 CPU cores in minutes. Numbers from
-``smoke`` show that the pipeline works, not the paper's claims.
-
-Result keys are per method (``Preset.key(..., method=m)``): a method's key covers exactly the
-configs its result depends on, so retuning a baseline never invalidates WF-Net's numbers.
-"""
+"""Experiment presets: the whole protocol of one Table-1 column in one readable place, and the
+per-method keys that say which configs each result depends on."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from ..config import TrainConfig, UntrainConfig, train_defaults, untrain_defaults
 from ..errors import WFNetError
 from ..evaluation.relearn import RelearnConfig
 from ..io import content_key
 from ..methods import METHODS
 from ..methods.baselines import FinetuneConfig
+from ..methods.untrain import UntrainConfig, untrain_defaults
 from ..registry import Registry
+from ..train import TrainConfig, train_defaults
+
+# ``paper`` follows the paper where it is specific (full-width backbones, untraining at batch 128
+# and lr 100, RT on 500 samples per epoch capped at 100 epochs, insertion/deletion in 10 steps).
+# The paper does not say how the original and retrained models were trained: there ``paper`` uses
+# a fast recipe per dataset and backbone (a larger batch, the learning rate scaled with it and
+# warmed up; see ``RECIPES_PAPER`` and the README's recipe table for the accuracy and GPU seconds
+# each was measured at). ``smoke`` runs every method at reduced size (1/8 width, few epochs, RT
+# capped at 3) so that one dataset x backbone finishes on 2 CPU cores in minutes. Numbers from
+# ``smoke`` show that the pipeline works, not the paper's claims.
+#
+# Result keys are per method (``Preset.key(..., method=m)``): a method's key covers exactly the
+# configs its result depends on, so retuning a baseline never invalidates WF-Net's numbers.
 
 METHOD_VERSION = 3  # bump when a method's semantics change: cached results are then recomputed
 #   2: per-method keys; RT targets are the original's per-class test accuracy from its full-test logits
@@ -34,7 +35,7 @@ METHOD_VERSION = 3  # bump when a method's semantics change: cached results are 
 @dataclass(frozen=True)
 class Recipe:
     """How an original (and each retrained) model is trained; None keeps the backbone's default
-    (``wfnet.config.train_defaults``: SGD for conv nets, AdamW for ViTs)."""
+    (``wfnet.train.train_defaults``: SGD for conv nets, AdamW for ViTs)."""
 
     epochs: int
     batch_size: int | None = None     # images per step
@@ -92,7 +93,7 @@ class Preset:
 
     def key(self, dataset: str, backbone: str, seed: int, method: str | None = None) -> str:
         """Content key of what a result depends on: the configs derived from this preset (so a
-        changed default in ``wfnet.config`` invalidates it too). ``method=None``: everything."""
+        changed default of a config invalidates it too). ``method=None``: everything."""
         return content_key(self.key_parts(dataset, backbone, seed, method))
 
     def key_parts(self, dataset: str, backbone: str, seed: int, method: str | None = None) -> dict[str, object]:

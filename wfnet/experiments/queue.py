@@ -1,9 +1,5 @@
-"""Working the plan down inside one GPU call: the next pieces that fit, then one bundle.
-
-Each piece runs as its own ``wfnet reproduce`` process (a crash or a CUDA error in one never
-takes the others down) with a deadline; after every piece the bundle in the output folder is
-rewritten, so a call cut off at its time limit still hands back every finished file.
-"""
+"""Working the plan down inside one GPU call: the next pieces that fit, each its own process with a
+deadline, then one bundle rewritten after every piece so a call cut off still hands back its files."""
 
 from __future__ import annotations
 
@@ -17,6 +13,10 @@ from typing import Callable, Sequence
 
 from .bundle import changed_since, pack, snapshot
 from .plan import Piece, plan
+
+# Each piece runs as its own ``wfnet reproduce`` process (a crash or a CUDA error in one never
+# takes the others down) with a deadline; after every piece the bundle in the output folder is
+# rewritten, so a call cut off at its time limit still hands back every finished file.
 
 MARGIN_S = 20.0  # kept free at the end of a budget: packing, and the estimate's error
 MIN_FILL_S = 60.0  # ``fill``: the least time worth starting a piece that may not finish

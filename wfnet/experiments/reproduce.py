@@ -1,13 +1,5 @@
-"""One command for one dataset x backbone: every method of Tables 1-2 and the data of Figs 3-4.
-
-Resumable at the finest useful grain: the original model, the WF model and every single-class
-run are cached under ``runs/<preset>/<dataset>/<backbone>/[seed-<n>/]`` with the content key of
-their configuration; a killed run restarts at the next missing piece. Every file is written
-atomically, so a kill never leaves half a file, and a rerun gives the same numbers. Seeds other
-than 0 have their own folders (results and caches), so they never replace seed 0's files. A
-cached file or result that does not parse or validate is named, moved aside and recomputed; one
-computed on other data (``provenance.data_fingerprint``) is recomputed too.
-"""
+"""One command for one dataset x backbone: every method of Tables 1-2 and the data of Figs 3-4,
+resumable at the finest useful grain (every piece cached under the key of its configuration)."""
 
 from __future__ import annotations
 
@@ -45,6 +37,14 @@ from .results import (
     retrained_class_path,
     write_result,
 )
+
+# Resumable at the finest useful grain: the original model, the WF model and every single-class
+# run are cached under ``runs/<preset>/<dataset>/<backbone>/[seed-<n>/]`` with the content key of
+# their configuration; a killed run restarts at the next missing piece. Every file is written
+# atomically, so a kill never leaves half a file, and a rerun gives the same numbers. Seeds other
+# than 0 have their own folders (results and caches), so they never replace seed 0's files. A
+# cached file or result that does not parse or validate is named, moved aside and recomputed; one
+# computed on other data (``provenance.data_fingerprint``) is recomputed too.
 
 PIECE_FIELDS = ("cls", "name", "acc_r", "acc_f", "zrf", "rt", "relearned", "unlearn_wall_seconds", "wall_seconds",
                 "mia", "accuracy", "provenance")  # what a per-class piece must hold to be used

@@ -1,18 +1,5 @@
-"""Result files keyed by their parameters: ``results/<preset>/<dataset>/<backbone>/<method>.json``.
-
-Experiments write these (atomically); tables, figures and the book read only these. A cell whose
-file is missing is "not run".
-
-The path carries every parameter a user chooses (preset, dataset, backbone, method, seed): seed 0
-lives at the path above (the paper queue's), any other seed ``n`` one level down, in
-``.../<backbone>/seed-<n>/<method>.json``, so runs of two seeds never write the same file. The
-key inside (``provenance.key``, ``wfnet.experiments.presets.Preset.key``) covers everything else the result
-depends on (every derived config and the method's code version): a file at the right path with
-another key is out of date and is recomputed.
-
-Non-finite numbers (a metric that could not be computed, e.g. the loss of a diverged model) are
-written as ``null``, and ``null_reasons`` says which fields were nulled and what they were.
-"""
+"""Result files keyed by their parameters (``results/<preset>/<dataset>/<backbone>/<method>.json``):
+experiments write them atomically, tables and figures read only them."""
 
 from __future__ import annotations
 
@@ -21,6 +8,19 @@ from typing import Any, Iterator
 
 from ..errors import CorruptFileError, WFNetError
 from ..io import atomic_write_json, move_aside, null_non_finite, read_json_object
+
+# Experiments write these (atomically); tables, figures and the book read only these. A cell whose
+# file is missing is "not run".
+#
+# The path carries every parameter a user chooses (preset, dataset, backbone, method, seed): seed 0
+# lives at the path above (the paper queue's), any other seed ``n`` one level down, in
+# ``.../<backbone>/seed-<n>/<method>.json``, so runs of two seeds never write the same file. The
+# key inside (``provenance.key``, ``wfnet.experiments.presets.Preset.key``) covers everything else the result
+# depends on (every derived config and the method's code version): a file at the right path with
+# another key is out of date and is recomputed.
+#
+# Non-finite numbers (a metric that could not be computed, e.g. the loss of a diverged model) are
+# written as ``null``, and ``null_reasons`` says which fields were nulled and what they were.
 
 RELATIONSHIPS = "relationships.csv"  # tidy table: layer, filter, class, relevance (Figures 3-4)
 

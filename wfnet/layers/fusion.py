@@ -1,11 +1,5 @@
-"""Folding an eval-mode batch norm into the WF convolution that feeds it.
-
-In eval mode BN is the per-channel affine map bn(y) = y * k + c0 (k = gamma / sqrt(var + eps),
-c0 = beta - mean * k), and a WF gate is a per-channel scale too, so the two compose into one
-scale and shift that the conv applies itself: folded into its weights when the whole batch
-forgets the same rows, or in its single per-sample addcmul. The BN then passes its input
-through, so a gated conv -> BN runs no more passes over the activations than the plain one.
-"""
+"""Folding an eval-mode batch norm into the WF convolution that feeds it, so that a gated conv -> BN
+runs no more passes over the activations than the plain one."""
 
 from __future__ import annotations
 
@@ -17,6 +11,12 @@ import torch.fx
 from torch import Tensor, nn
 
 from .gates import GateSelection
+
+# In eval mode BN is the per-channel affine map bn(y) = y * k + c0 (k = gamma / sqrt(var + eps),
+# c0 = beta - mean * k), and a WF gate is a per-channel scale too, so the two compose into one
+# scale and shift that the conv applies itself: folded into its weights when the whole batch
+# forgets the same rows, or in its single per-sample addcmul. The BN then passes its input
+# through, so a gated conv -> BN runs no more passes over the activations than the plain one.
 
 
 def conv_bn_pairs(model: nn.Module, convs: Iterable[str]) -> dict[str, str]:

@@ -1,13 +1,5 @@
-"""Every WF layer's gates for one forward, computed in one go.
-
-Selecting gates layer by layer costs a few tiny kernels per layer (index, sigmoid, cast, bias
-product); on a GPU, at the paper's sizes, those launches rather than arithmetic make most of
-the WF overhead. The bank concatenates the alpha matrices of all layers, selects and squeezes
-the rows once (``select_gates`` on the concatenation, so "product" and "min" mean what they mean
-per layer), applies every layer's folding constants (bias, folded BN) with one addcmul and one
-cast, and hands each layer its views of the result. Autograd still reaches each layer's own
-``alpha_weight`` / ``alpha_bias`` through the concatenation.
-"""
+"""Every WF layer's gates for one forward, computed in one go: on a GPU, per-layer selection costs
+kernel launches rather than arithmetic, most of the WF overhead."""
 
 from __future__ import annotations
 
@@ -20,6 +12,14 @@ from torch import Tensor, nn
 from .fusion import FoldableBatchNorm, bn_affine, bn_tensors, can_fold
 from .gates import LayerGates, select_gates
 from .wf_layer import WFLayer
+
+# Selecting gates layer by layer costs a few tiny kernels per layer (index, sigmoid, cast, bias
+# product); on a GPU, at the paper's sizes, those launches rather than arithmetic make most of
+# the WF overhead. The bank concatenates the alpha matrices of all layers, selects and squeezes
+# the rows once (``select_gates`` on the concatenation, so "product" and "min" mean what they mean
+# per layer), applies every layer's folding constants (bias, folded BN) with one addcmul and one
+# cast, and hands each layer its views of the result. Autograd still reaches each layer's own
+# ``alpha_weight`` / ``alpha_bias`` through the concatenation.
 
 
 @dataclass

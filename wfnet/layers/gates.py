@@ -1,15 +1,5 @@
-"""Selecting a class's gates from a memory matrix alpha: sigmoid(alpha[row]).
-
-A selector is either a LongTensor of rows, shape (B,) or (1,) (one class per sample, the
-paper's Algorithm 1), or a float mask of shape (B, N_c) choosing several rows per sample
-(forgetting a set of classes at once). The selected rows' gates are combined per filter:
-
-- ``product``: prod_k sigmoid(alpha_k)^m_k (a soft mask m weighs each row);
-- ``min``: min over the rows with m_k != 0 of sigmoid(alpha_k) = sigmoid(min_k alpha_k), since
-  the sigmoid is monotone: the most closed single row per filter.
-
-A sample whose mask selects no row gets open gates (1) with either combination.
-"""
+"""Selecting a class's gates from a memory matrix alpha, sigmoid(alpha[row]), one row per sample or
+several rows combined per filter (``product`` or ``min``) to forget a set of classes."""
 
 from __future__ import annotations
 
@@ -21,6 +11,16 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import WFNetError
+
+# A selector is either a LongTensor of rows, shape (B,) or (1,) (one class per sample, the
+# paper's Algorithm 1), or a float mask of shape (B, N_c) choosing several rows per sample
+# (forgetting a set of classes at once). The selected rows' gates are combined per filter:
+#
+# - ``product``: prod_k sigmoid(alpha_k)^m_k (a soft mask m weighs each row);
+# - ``min``: min over the rows with m_k != 0 of sigmoid(alpha_k) = sigmoid(min_k alpha_k), since
+#   the sigmoid is monotone: the most closed single row per filter.
+#
+# A sample whose mask selects no row gets open gates (1) with either combination.
 
 COMBINES = ("product", "min")
 

@@ -1,10 +1,5 @@
-"""The memory matrices shared by every Weight-Filtering layer.
-
-Poppi et al., "Multi-Class Unlearning for Image Classification via Weight Filtering",
-IEEE Intelligent Systems 2024 (arXiv 2304.02049), section "Single-shot multiple class
-unlearning": a layer keeps its frozen weights and learns alpha (N_c x C_out); row y, squeezed by
-a sigmoid, masks output channel c of the weights and of the bias.
-"""
+"""The memory matrices alpha (N_c x C_out) shared by every Weight-Filtering layer (Poppi et al., IEEE
+Intelligent Systems 2024, arXiv 2304.02049): row y, squeezed by a sigmoid, masks output channels."""
 
 from __future__ import annotations
 
@@ -12,6 +7,11 @@ import torch
 from torch import Tensor, nn
 
 from .gates import GateSelection, LayerGates, activation_dtype, select_gates
+
+# Poppi et al., "Multi-Class Unlearning for Image Classification via Weight Filtering",
+# IEEE Intelligent Systems 2024 (arXiv 2304.02049), section "Single-shot multiple class
+# unlearning": a layer keeps its frozen weights and learns alpha (N_c x C_out); row y, squeezed by
+# a sigmoid, masks output channel c of the weights and of the bias.
 
 ALPHA_INIT = 3.0  # sigmoid(3) = 0.95: gates start almost open with a non-zero gradient
 

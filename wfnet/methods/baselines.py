@@ -1,31 +1,26 @@
-"""The paper's comparison methods (section "Experimental Results").
-
-- retrained: a model trained from scratch without the forget class, same recipe as the original.
-- random_labels (Hayase et al., 2020): fine-tune the original on the forget class with random
-  wrong labels, mixed with retain samples under their true labels.
-- negative_gradients (Golatkar et al., 2020): gradient ascent on the forget class.
-
-Each is a single-class method: it runs once per class, starting from the original each time.
-"""
+"""The paper's comparison methods (section "Experimental Results"): retrained, random labels and
+negative gradients, each a single-class method run once per class from the original."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import TrainConfig
 from ..data import BatchIterator, ImageDataset
 from ..runtime import autocast, seed_everything
-from ..train import train_model
-from .registry import register_method
+from ..train import TrainConfig, train_model
+from .registry import UnlearnRun, register_method
 
-if TYPE_CHECKING:
-    from ..experiments.reproduce import Run
+# - retrained: a model trained from scratch without the forget class, same recipe as the original.
+# - random_labels (Hayase et al., 2020): fine-tune the original on the forget class with random
+#   wrong labels, mixed with retain samples under their true labels.
+# - negative_gradients (Golatkar et al., 2020): gradient ascent on the forget class.
+#
+# Each is a single-class method: it runs once per class, starting from the original each time.
 
 
 @dataclass(frozen=True)
@@ -126,19 +121,19 @@ def negative_gradients(original: nn.Module, data: ImageDataset, cls: int, cfg: F
 @register_method("retrained", label="Retrained Model", kind="single_class", in_paper=True, order=10,
                  config=lambda p, dataset, backbone, seed: p.train_config(dataset, backbone, seed),
                  key_field=None, cite="the gold standard: trained from scratch without the class")
-def _retrained(run: "Run", cls: int, cfg: TrainConfig) -> nn.Module:
+def _retrained(run: UnlearnRun, cls: int, cfg: TrainConfig) -> nn.Module:
     return retrain_without(run.factory, run.data, cls, cfg, run.device)
 
 
 @register_method("random_labels", label="Random Labels †", kind="single_class", in_paper=True, order=20,
                  config=lambda p, dataset, backbone, seed: p.random_labels, key_field="finetune",
                  cite="Hayase et al., 2020")
-def _random_labels(run: "Run", cls: int, cfg: FinetuneConfig) -> nn.Module:
+def _random_labels(run: UnlearnRun, cls: int, cfg: FinetuneConfig) -> nn.Module:
     return random_labels(run.original_model(), run.data, cls, cfg, run.device)
 
 
 @register_method("negative_gradients", label="Negative Gradients †", kind="single_class", in_paper=True, order=30,
                  config=lambda p, dataset, backbone, seed: p.negative_gradients, key_field="finetune",
                  cite="Golatkar et al., 2020")
-def _negative_gradients(run: "Run", cls: int, cfg: FinetuneConfig) -> nn.Module:
+def _negative_gradients(run: UnlearnRun, cls: int, cfg: FinetuneConfig) -> nn.Module:
     return negative_gradients(run.original_model(), run.data, cls, cfg, run.device)

@@ -1,46 +1,59 @@
-"""The untraining objective: paper Eq. 3 with label expansion and a regulariser R(alpha).
-
-Reading guide (paper section "Training"):
-- ``split_batch``: a mini-batch of B is split in halves, the first forgets, the second retains.
-- ``expand_labels``: the retain half is replicated chi times, each copy paired with random rows
-  that differ from its labels (label expansion).
-- ``FORGET_TERMS``: lambda1 / L_f. Eq. 3 as printed (the mean of per-sample reciprocals 1 / CE_i)
-  and the reciprocal of the mean CE are kept as options, but their gradient explodes on a well-fit
-  model (CE ~ 1e-3); the default averages
-  lambda1 / clip(CE_c, floor, cap) over the classes present in the batch, so a class stops
-  pushing its gates once forgotten (see the README's ablation and the deviations page).
-- ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
-  1 - sigmoid(alpha), an L1 pull of every gate towards open, which keeps most gates open and lets
-  few close (sparsity), as the paper asks.
-"""
+"""The untraining objective: paper Eq. 3 with label expansion and a regulariser R(alpha), with the
+forget terms and regularisers as named choices (the paper leaves R undefined)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import UntrainConfig
 from ..registry import Registry
 from ..wrap import WFModel
 
-ForgetTerm = Callable[[Tensor, Tensor, int, UntrainConfig], Tensor]
+# Reading guide (paper section "Training"):
+# - ``split_batch``: a mini-batch of B is split in halves, the first forgets, the second retains.
+# - ``expand_labels``: the retain half is replicated chi times, each copy paired with random rows
+#   that differ from its labels (label expansion).
+# - ``FORGET_TERMS``: lambda1 / L_f. Eq. 3 as printed (the mean of per-sample reciprocals 1 / CE_i)
+#   and the reciprocal of the mean CE are kept as options, but their gradient explodes on a well-fit
+#   model (CE ~ 1e-3); the default averages
+#   lambda1 / clip(CE_c, floor, cap) over the classes present in the batch, so a class stops
+#   pushing its gates once forgotten (see the README's ablation and the deviations page).
+# - ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
+#   1 - sigmoid(alpha), an L1 pull of every gate towards open, which keeps most gates open and lets
+#   few close (sparsity), as the paper asks.
+
+
+class LossConfig(Protocol):
+    """What the objective reads from a config (``wfnet.methods.untrain.UntrainConfig`` has it all)."""
+
+    lambda0: float
+    lambda1: float
+    lambda2: float
+    chi: int
+    forget_term: str
+    ce_floor: float
+    ce_cap: float
+    regularizer: str
+
+
+ForgetTerm = Callable[[Tensor, Tensor, int, LossConfig], Tensor]
 Regularizer = Callable[[list[Tensor]], Tensor]
 FORGET_TERMS: Registry[ForgetTerm] = Registry("forget term")
 REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
 
 
 @FORGET_TERMS.register("reciprocal_per_sample")
-def reciprocal_per_sample(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+def reciprocal_per_sample(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
     """Eq. 3 as written: the mean over the forget half of 1 / CE_i (each CE floored)."""
     return (1.0 / ce.clamp_min(cfg.ce_floor)).mean()
 
 
 @FORGET_TERMS.register("reciprocal_mean")
-def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+def reciprocal_mean(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
     """1 / (mean CE of the forget half), floored: a smoother reading of Eq. 3 (one reciprocal)."""
     return 1.0 / ce.mean().clamp_min(cfg.ce_floor)
 
@@ -54,14 +67,14 @@ def _class_mean_ce(ce: Tensor, labels: Tensor, num_classes: int) -> Tensor:
 
 
 @FORGET_TERMS.register("class_mean_reciprocal")
-def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+def class_mean_reciprocal(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
     """Mean over the classes present of 1 / max(CE_c, floor): each row is pushed on its own, so
     classes already forgotten (large CE_c, small 1/CE_c) stop dominating the gradient."""
     return (1.0 / _class_mean_ce(ce, labels, num_classes).clamp_min(cfg.ce_floor)).mean()
 
 
 @FORGET_TERMS.register("class_mean_reciprocal_capped")
-def class_mean_reciprocal_capped(ce: Tensor, labels: Tensor, num_classes: int, cfg: UntrainConfig) -> Tensor:
+def class_mean_reciprocal_capped(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
     """As ``class_mean_reciprocal``, but a class whose CE exceeds ``ce_cap`` (already forgotten:
     chance is ln N_c) earns nothing more, so its gates stop closing and retain can recover."""
     per_class = _class_mean_ce(ce, labels, num_classes).clamp(min=cfg.ce_floor, max=cfg.ce_cap)
@@ -111,7 +124,7 @@ class LossParts:
     reg: Tensor
 
 
-def wf_loss(model: WFModel, x: Tensor, y: Tensor, cfg: UntrainConfig,
+def wf_loss(model: WFModel, x: Tensor, y: Tensor, cfg: LossConfig,
             generator: torch.Generator | None = None) -> LossParts:
     """lambda0 * L_r + lambda1 * forget_term(L_f) + lambda2 * R(alpha), one forward for all."""
     nc = model.num_classes

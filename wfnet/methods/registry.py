@@ -1,28 +1,48 @@
-"""Every unlearning method in one table (as timm's ``@register_model`` registers models).
-
-A method registers its name, the label its rows carry in the tables, its kind, whether it is a
-row of the paper's Table 1, the config a preset gives it, and, for a single-class method, the
-function that unlearns one class. ``reproduce``, the beyond-the-paper step, the MIA scorecard,
-the GPU plan, bundles and the book's tables all read this table: adding a method is one module
-that calls ``register_method`` (and is imported by ``wfnet.methods``), plus its test.
-"""
+"""Every unlearning method in one table (as timm's ``@register_model``), which experiments, the
+GPU plan, bundles and the book's tables read: adding a method is one module that registers it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Hashable, Protocol, TypeVar
 
+import torch
 from torch import nn
 
+from ..data import ImageDataset
 from ..registry import Registry
 
-if TYPE_CHECKING:
-    from ..experiments.presets import Preset
-    from ..experiments.reproduce import Run
+T = TypeVar("T")
+
+
+class PresetView(Protocol):
+    """What a method's ``config`` reads from an experiment preset (``wfnet.experiments.presets.Preset``
+    has it all): methods state what they need, experiments provide it, and nothing here imports them."""
+
+    random_labels: Any
+    negative_gradients: Any
+
+    def train_config(self, dataset: str, backbone: str, seed: int) -> Any: ...
+
+    def untrain_config(self, backbone: str, seed: int) -> Any: ...
+
+
+class UnlearnRun(Protocol):
+    """What an ``unlearn`` function may use of the run it is called in (``wfnet.experiments.reproduce.Run``)."""
+
+    data: ImageDataset
+    device: torch.device
+
+    def original_model(self) -> nn.Module: ...
+
+    def factory(self) -> nn.Module: ...
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T: ...
+
 
 KINDS = ("reference", "one_round", "single_class")
-ConfigFor = Callable[["Preset", str, str, int], Any]   # (preset, dataset, backbone, seed) -> config
-Unlearn = Callable[["Run", int, Any], nn.Module]        # (run, class, config) -> the model that forgot it
+ConfigFor = Callable[[PresetView, str, str, int], Any]  # (preset, dataset, backbone, seed) -> config
+Unlearn = Callable[[UnlearnRun, int, Any], nn.Module]    # (run, class, config) -> the model that forgot it
 
 
 @dataclass(frozen=True)
@@ -38,7 +58,7 @@ class Method:
     unlearn: Unlearn | None = None    # single-class methods only
     cite: str = ""                    # where the method comes from
 
-    def config_for(self, preset: "Preset", dataset: str, backbone: str, seed: int) -> Any:
+    def config_for(self, preset: PresetView, dataset: str, backbone: str, seed: int) -> Any:
         return None if self.config is None else self.config(preset, dataset, backbone, seed)
 
 

@@ -1,27 +1,10 @@
-"""SalUn, a modern single-class baseline (beyond the paper's three).
-
-Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
-Image Classification and Generation", ICLR 2024, as the paper describes it for classification:
-
-1. Weight saliency (Eq. 5): the gradient of the forgetting loss on the forget set D_f, taken at
-   the original weights theta_o; m_S = 1(|grad| >= gamma), gamma chosen so that a fraction
-   (SalUn: half, the median) of all weights is salient, one threshold over the whole network.
-2. Saliency-restricted unlearning (Eq. 6): theta_u = m_S * (theta_o + delta) + (1 - m_S) * theta_o,
-   trained with Random Labeling, i.e. cross-entropy on D_f with random wrong labels plus
-   cross-entropy on retain samples with their true labels.
-
-Step 2 is exactly this repository's ``random_labels`` baseline run on a copy of the original
-whose weights are reparametrised by the mask (``torch.nn.utils.parametrize``): a non-salient
-entry receives no gradient, so it never moves. The masks are removed afterwards, leaving an
-ordinary module of the original class. Like the other single-class methods it runs once per
-class, starting from the original each time.
-"""
+"""SalUn (Fan et al., ICLR 2024), a modern single-class baseline beyond the paper's three: random
+labels restricted to the weights most salient for the forget class."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -30,11 +13,23 @@ from torch.nn.utils import parametrize
 
 from ..data import BatchIterator, ImageDataset
 from .baselines import FinetuneConfig, class_index, random_labels
-from .registry import register_method
+from .registry import PresetView, UnlearnRun, register_method
 
-if TYPE_CHECKING:
-    from ..experiments.presets import Preset
-    from ..experiments.reproduce import Run
+# Fan et al., "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both
+# Image Classification and Generation", ICLR 2024, as the paper describes it for classification:
+#
+# 1. Weight saliency (Eq. 5): the gradient of the forgetting loss on the forget set D_f, taken at
+#    the original weights theta_o; m_S = 1(|grad| >= gamma), gamma chosen so that a fraction
+#    (SalUn: half, the median) of all weights is salient, one threshold over the whole network.
+# 2. Saliency-restricted unlearning (Eq. 6): theta_u = m_S * (theta_o + delta) + (1 - m_S) * theta_o,
+#    trained with Random Labeling, i.e. cross-entropy on D_f with random wrong labels plus
+#    cross-entropy on retain samples with their true labels.
+#
+# Step 2 is exactly this repository's ``random_labels`` baseline run on a copy of the original
+# whose weights are reparametrised by the mask (``torch.nn.utils.parametrize``): a non-salient
+# entry receives no gradient, so it never moves. The masks are removed afterwards, leaving an
+# ordinary module of the original class. Like the other single-class methods it runs once per
+# class, starting from the original each time.
 
 
 @dataclass(frozen=True)
@@ -50,7 +45,7 @@ class SalunConfig:
         return asdict(self)
 
     @classmethod
-    def for_preset(cls, preset: "Preset") -> "SalunConfig":
+    def for_preset(cls, preset: PresetView) -> "SalunConfig":
         """The preset's Random Labels budget: SalUn then differs from it only by the mask."""
         return cls(finetune=preset.random_labels)
 
@@ -118,5 +113,5 @@ def salun(original: nn.Module, data: ImageDataset, cls: int, cfg: SalunConfig,
 @register_method("salun", label="SalUn †", kind="single_class", in_paper=False, order=50,
                  config=lambda p, dataset, backbone, seed: SalunConfig.for_preset(p),
                  cite="Fan et al., ICLR 2024")
-def _salun(run: "Run", cls: int, cfg: SalunConfig) -> nn.Module:
+def _salun(run: UnlearnRun, cls: int, cfg: SalunConfig) -> nn.Module:
     return salun(run.original_model(), run.data, cls, cfg, run.device)

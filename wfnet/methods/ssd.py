@@ -1,24 +1,10 @@
-"""Selective Synaptic Dampening, a training-free single-class baseline (beyond the paper).
-
-Foster, Schoepf, Brintrup, "Fast Machine Unlearning Without Retraining Through Selective
-Synaptic Dampening", AAAI 2024 (arXiv 2308.07707), as the paper describes it:
-
-1. Importance of each parameter: the diagonal of the Fisher information, estimated as the mean
-   over mini-batches of the squared gradient of the cross-entropy, once on the whole training
-   set D ([]_D) and once on the forget set D_f ([]_Df).
-2. A parameter is selected when it matters far more to the forget set: []_Df > alpha * []_D.
-3. A selected parameter is dampened: theta <- beta * theta, beta = min(lambda * []_D / []_Df, 1).
-
-No gradient step is taken: the cost is one pass over D (shared by every class) and one over D_f.
-Defaults are the authors' for full-class forgetting: lambda = 1, alpha = 10 (ResNet-18), halved
-for ViTs (alpha = 5), per their released experiment configuration.
-"""
+"""Selective Synaptic Dampening (Foster, Schoepf, Brintrup, AAAI 2024), a training-free single-class
+baseline beyond the paper: dampen the weights that matter far more to the forget class."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +13,20 @@ from torch import Tensor, nn
 from ..data import BatchIterator, ImageDataset
 from ..runtime import autocast
 from .baselines import class_index
-from .registry import register_method
+from .registry import UnlearnRun, register_method
 
-if TYPE_CHECKING:
-    from ..experiments.reproduce import Run
+# Foster, Schoepf, Brintrup, "Fast Machine Unlearning Without Retraining Through Selective
+# Synaptic Dampening", AAAI 2024 (arXiv 2308.07707), as the paper describes it:
+#
+# 1. Importance of each parameter: the diagonal of the Fisher information, estimated as the mean
+#    over mini-batches of the squared gradient of the cross-entropy, once on the whole training
+#    set D ([]_D) and once on the forget set D_f ([]_Df).
+# 2. A parameter is selected when it matters far more to the forget set: []_Df > alpha * []_D.
+# 3. A selected parameter is dampened: theta <- beta * theta, beta = min(lambda * []_D / []_Df, 1).
+#
+# No gradient step is taken: the cost is one pass over D (shared by every class) and one over D_f.
+# Defaults are the authors' for full-class forgetting: lambda = 1, alpha = 10 (ResNet-18), halved
+# for ViTs (alpha = 5), per their released experiment configuration.
 
 Importances = dict[str, Tensor]
 
@@ -99,7 +95,7 @@ def ssd(original: nn.Module, data: ImageDataset, cls: int, cfg: SSDConfig, devic
 @register_method("ssd", label="SSD †", kind="single_class", in_paper=False, order=60,
                  config=lambda p, dataset, backbone, seed: SSDConfig.for_backbone(backbone),
                  cite="Foster, Schoepf, Brintrup, AAAI 2024")
-def _ssd(run: "Run", cls: int, cfg: SSDConfig) -> nn.Module:
+def _ssd(run: UnlearnRun, cls: int, cfg: SSDConfig) -> nn.Module:
     full = run.memo(("ssd importance", cfg.batch_size), lambda: importances(
         run.original_model(), run.data, torch.arange(len(run.data.train)), cfg.batch_size, run.device))
     return ssd(run.original_model(), run.data, cls, cfg, run.device, full=full)

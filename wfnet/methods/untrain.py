@@ -1,27 +1,97 @@
-"""Single-round untraining of every class at once (paper, "Label expansion" and Algorithm 1).
-
-Only alpha trains, by SGD on a gradient clipped per class row (``clip_alpha_grads``). The
-validation loss is evaluated ``evals_per_epoch`` times per epoch; the best alpha is kept and training stops after ``patience`` evaluations without improvement, or at
-once (keeping the best alpha) if the loss or any gate becomes non-finite.
-"""
+"""WF-Net's single-round untraining of every class at once (paper, "Label expansion" and
+Algorithm 1): its config with the named choices, and the loop that trains only alpha."""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..config import UntrainConfig
+from ..config import Checker
 from ..data import BatchIterator, ImageDataset, stratified_split
 from ..errors import WFNetError
 from ..runtime import autocast, seed_everything
 from ..wrap import WFModel
 from .loss import FORGET_TERMS, REGULARIZERS, LossParts, wf_loss
 from .registry import Method, register
+
+CLIP_SCOPES = ("global", "per_row")
+
+
+def check_clip_scope(scope: str) -> str:
+    """A clip scope's name, checked (a config refuses an unknown one before any step)."""
+    if scope not in CLIP_SCOPES:
+        raise WFNetError(f"unknown clip_scope {scope!r}; expected one of {list(CLIP_SCOPES)}")
+    return scope
+
+
+@dataclass(frozen=True)
+class UntrainConfig:
+    """WF-Net untraining (paper, "Training" and "Implementation and Training Details")."""
+
+    epochs: int = 20                  # upper bound; early stopping usually ends sooner
+    batch_size: int = 128             # B: half forgets, half retains (paper: 128)
+    lr: float = 100.0                 # the paper's fixed (un)learning rate
+    optimizer: str = "sgd"            # plain SGD, as in the paper
+    lambda0: float = 1.0              # weight of the retain cross-entropy
+    lambda1: float = 10.0             # weight of the reciprocal forget loss (paper: 100 for ViTs)
+    lambda2: float = 1.0              # weight of R(alpha)
+    chi: int = 3                      # label expansion: copies of the retain half
+    alpha_init: float = 3.0           # sigmoid(3) = 0.95
+    forget_term: str = "class_mean_reciprocal_capped"  # see wfnet.methods.loss.FORGET_TERMS
+    ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
+    ce_cap: float = 4.0               # capped forget term: CE above this earns nothing (chance: ln N_c)
+    regularizer: str = "l1_closed"    # see wfnet.methods.loss.REGULARIZERS
+    clip_grad_norm: float | None = 0.1  # max L2 norm of each class row's alpha gradient per step
+                                        # (x lr 100: a row moves at most 10 per step); None = off
+    clip_scope: str = "per_row"       # "per_row": one norm per class row; "global": one over all
+    alpha_bound: float | None = 6.0   # clamp alpha to [-b, b] after each step: a closed gate can reopen
+    patience: int = 10                # early stopping, in validation evaluations
+    evals_per_epoch: int = 5          # validation-loss evaluations per epoch
+    val_fraction: float = 0.1         # share of the training set held out for early stopping
+    max_val_batches: int = 4          # validation loss is estimated on this many batches
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        c = Checker("untrain")
+        c.integer("epochs", self.epochs, 1)
+        c.integer("batch_size", self.batch_size, 2)  # half forgets, half retains
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.choice("optimizer", self.optimizer, ("sgd", "adam"))
+        for name in ("lambda0", "lambda1", "lambda2"):
+            c.number(name, getattr(self, name), low=0.0)
+        c.integer("chi", self.chi, 1)
+        c.number("alpha_init", self.alpha_init)
+        c.number("ce_floor", self.ce_floor, low=0.0, low_open=True)
+        c.number("ce_cap", self.ce_cap, low=0.0, low_open=True)
+        if self.ce_cap <= self.ce_floor:
+            raise WFNetError(f"untrain ce_cap ({self.ce_cap!r}) must be above ce_floor ({self.ce_floor!r})")
+        c.number("clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True, optional=True)
+        c.number("alpha_bound", self.alpha_bound, low=0.0, low_open=True, optional=True)
+        c.integer("patience", self.patience, 1)
+        c.integer("evals_per_epoch", self.evals_per_epoch, 1)
+        c.number("val_fraction", self.val_fraction, low=0.0, low_open=True, high=0.5)
+        c.integer("max_val_batches", self.max_val_batches, 1)
+        c.seed(self.seed)
+        c.text("forget_term", self.forget_term)
+        c.text("regularizer", self.regularizer)
+        c.text("clip_scope", self.clip_scope)
+        FORGET_TERMS.get(self.forget_term)
+        REGULARIZERS.get(self.regularizer)
+        check_clip_scope(self.clip_scope)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def untrain_defaults(backbone: str) -> UntrainConfig:
+    """The paper's lambda1 per family: 100 for the ViTs, whose gates need a stronger push."""
+    return UntrainConfig(lambda1=100.0) if backbone.startswith("vit") else UntrainConfig()
 
 
 @dataclass
@@ -56,15 +126,6 @@ def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, 
             total += float(wf_loss(model, x, y, cfg, gen).total)
         n += 1
     return total / max(n, 1)
-
-
-CLIP_SCOPES = ("global", "per_row")
-
-
-def check_clip_scope(scope: str) -> str:
-    if scope not in CLIP_SCOPES:
-        raise WFNetError(f"unknown clip_scope {scope!r}; expected one of {list(CLIP_SCOPES)}")
-    return scope
 
 
 def clip_alpha_grads(alphas: list[Tensor], max_norm: float, scope: str) -> None:
@@ -158,7 +219,12 @@ def untrain(
     model: WFModel, data: ImageDataset, cfg: UntrainConfig, device: torch.device,
     train_index: Tensor | None = None, progress: bool = True,
 ) -> UntrainResult:
-    """Train the alpha matrices of ``model`` so that row c forgets class c, for every c."""
+    """Train the alpha matrices of ``model`` so that row c forgets class c, for every c.
+
+    Only alpha trains, by SGD on a gradient clipped per class row (``clip_alpha_grads``). The
+    validation loss is evaluated ``evals_per_epoch`` times per epoch; the best alpha is kept, and
+    training stops after ``patience`` evaluations without improvement, or at once (keeping the
+    best alpha) if the loss or any gate becomes non-finite."""
     check_untrainable(model, data, cfg, data.train.labels if train_index is None else data.train.labels[train_index])
     gen = seed_everything(cfg.seed)
     model.to(device).to(memory_format=torch.channels_last)

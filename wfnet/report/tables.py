@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
+from .. import paper_values as pv
 from ..experiments.results import (
     RELATIONSHIPS,
     iter_results,
@@ -31,7 +32,6 @@ from ..experiments.results import (
     seed_results,
 )
 from ..methods import METHODS, label, method_names
-from . import paper_values as pv
 
 NOT_RUN = "not run"
 NOT_REPORTED = "–"  # the paper prints "-": no value exists (e.g. RT of the original model)
@@ -335,7 +335,7 @@ def _untrain_of(runs: list[dict[str, Any]], evaluate: dict[str, Any]) -> dict[st
 
 
 def _config_is_default(ucfg: dict[str, Any], backbone: str) -> bool:
-    from ..config import untrain_defaults
+    from ..methods.untrain import untrain_defaults
 
     want = untrain_defaults(backbone).as_dict()
     skip = {"epochs", "seed"}

@@ -1,18 +1,18 @@
-"""The paper's own numbers (Poppi et al., IEEE Intelligent Systems 39(6), 2024, Tables 1 and 2).
-
-Typed by hand from the paper's text so the book can show them *beside* ours, never in place of
-them: every value here is the paper's, as printed. Two quirks are kept as printed rather than
-"fixed", and are handled where the tables are drawn (``wfnet.report``):
-
-- ZRF is printed x100 for MNIST and CIFAR-10 (e.g. 48.0) but as a fraction for ImageNet-1k
-  (e.g. 0.35): ``ZRF_SCALE`` records the factor so our 0..1 values can be shown on the same scale.
-- RT is printed as "mean (classes not relearned within 100 epochs)", sometimes as "> 100 (10)";
-  it is kept as that string. "-" in the paper (not reported) is ``None`` here.
-"""
+"""The paper's own numbers (Tables 1 and 2), typed by hand from its text so the book can show them
+beside ours, never in place of them: every value here is the paper's, as printed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# Typed by hand from the paper's text so the book can show them *beside* ours, never in place of
+# them: every value here is the paper's, as printed. Two quirks are kept as printed rather than
+# "fixed", and are handled where the tables are drawn (``wfnet.report``):
+#
+# - ZRF is printed x100 for MNIST and CIFAR-10 (e.g. 48.0) but as a fraction for ImageNet-1k
+#   (e.g. 0.35): ``ZRF_SCALE`` records the factor so our 0..1 values can be shown on the same scale.
+# - RT is printed as "mean (classes not relearned within 100 epochs)", sometimes as "> 100 (10)";
+#   it is kept as that string. "-" in the paper (not reported) is ``None`` here.
 
 PAPER_DATASETS = ("MNIST", "CIFAR-10", "ImageNet-1k")
 PAPER_BACKBONES = ("vgg16", "resnet18", "vit_tiny", "vit_small")  # wfnet backbone names
