@@ -66,26 +66,49 @@ $(EXEC)/%_pm.ipynb: notebooks/%.py $(PARAMS) $(STAMP) $(WFNET_SRC)
 		-p device $(DEVICE) -p progress False --log-output --no-progress-bar
 	mv $(EXEC)/.part/$*_pm.ipynb $@
 
+# the single-class baselines' hyper-parameter search (a validation split of the training set, its
+# own original), shown on the ablation page: it runs before the baselines, which then run with what
+# it chose for this dataset x backbone (wfnet.experiments.baseline_search.resolve_preset)
+SEARCH := $(RES)/baseline_search.json
+$(SEARCH): $(STAMP) wfnet/experiments/baseline_search.py wfnet/methods/baselines.py wfnet/methods/ssd.py \
+	wfnet/methods/salun.py wfnet/experiments/presets.py wfnet/train.py
+	$(VENV)/bin/wfnet search-baselines --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
+		--device $(DEVICE) --out results --no-progress
+
 $(EXEC)/01_train_original_pm.ipynb: $(RES)/original.json
 $(EXEC)/02_untrain_wfnet_pm.ipynb: $(EXEC)/01_train_original_pm.ipynb $(RES)/wfnet.json
-$(EXEC)/03_baselines_pm.ipynb: $(EXEC)/02_untrain_wfnet_pm.ipynb $(RES)/retrained.json \
+$(EXEC)/03_baselines_pm.ipynb: $(EXEC)/02_untrain_wfnet_pm.ipynb $(SEARCH) $(RES)/retrained.json \
 	$(RES)/random_labels.json $(RES)/negative_gradients.json
 # result files are written by the notebooks above; a missing one makes them run again
 $(RES)/%.json: ;
 
+# more seeds (Tables 1 and 2 then show mean ± std over them, with their number): SEEDS lists every
+# seed (0 is the notebooks' own), SEED_METHODS what the others run. Default: seed 0 only, as the
+# 15-minute budget of a clean `make book` on 2 cores allows (README "The book": what more costs).
+# E.g. `make book SEEDS="0 1 2"` (Table 1's original and WF-Net rows, Table 2) or with
+# SEED_METHODS="original wfnet retrained random_labels negative_gradients" (every row).
+SEEDS ?= 0
+SEED_METHODS ?= original wfnet
+EXTRA_SEEDS := $(filter-out 0,$(SEEDS))
+SEEDS_PARAMS := $(EXEC)/seeds.txt
+SEEDS_STAMP := $(EXEC)/seeds.stamp
+
+$(SEEDS_PARAMS): FORCE
+	@mkdir -p $(EXEC)
+	@echo "$(EXTRA_SEEDS) / $(SEED_METHODS)" | cmp -s - $@ || echo "$(EXTRA_SEEDS) / $(SEED_METHODS)" > $@
+
+$(SEEDS_STAMP): $(SEEDS_PARAMS) $(EXEC)/03_baselines_pm.ipynb $(WFNET_SRC)
+	$(if $(EXTRA_SEEDS),$(VENV)/bin/wfnet reproduce --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
+		--device $(DEVICE) --seeds $(EXTRA_SEEDS) --methods $(SEED_METHODS) --no-progress)
+	touch $@
+
 # beyond the paper: class sets, SalUn and SSD, and the scorecard of every method (MIA, gap to the
 # retrained model), from the same cached checkpoints
 BEYOND_STAMP := $(EXEC)/beyond.stamp
-$(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb $(WFNET_SRC)
+$(BEYOND_STAMP): $(EXEC)/03_baselines_pm.ipynb $(SEARCH) $(WFNET_SRC)
 	$(VENV)/bin/wfnet beyond --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) --device $(DEVICE) \
 		--no-progress
 	touch $@
-
-# the baselines' hyper-parameter search (validation split of the training set), shown on the ablation page
-SEARCH := $(RES)/baseline_search.json
-$(SEARCH): $(STAMP) wfnet/experiments/baseline_search.py wfnet/methods/baselines.py wfnet/experiments/presets.py
-	$(VENV)/bin/wfnet search-baselines --dataset $(DATASET) --backbone $(BACKBONE) --preset $(PRESET) \
-		--device $(DEVICE) --out results --no-progress
 
 # the interactive page's model: wider and longer-untrained than the smoke run, so that forgetting
 # one class visibly keeps the others (every class: Acc_f <= 2, retain >= 90 on mnist-5k). Trained
@@ -135,10 +158,11 @@ $(ONNX_VECTORS): $(IA)/wf/wf.pt wfnet/report/onnx_page.py
 
 onnx-page: $(ONNX_VECTORS)
 
-experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(ONNX_VECTORS)
+experiments: $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(SEEDS_STAMP) $(IA_EVAL) $(ONNX_VECTORS)
 
 # every result file counts (e.g. one written by `papermill ... -p backbone vgg16` or `wfnet reproduce`)
-$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(IA_EVAL) $(ONNX_VECTORS) $(BOOK_INPUTS) $(VENDOR)/.stamp \
+$(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(SEEDS_STAMP) $(IA_EVAL) $(ONNX_VECTORS) $(BOOK_INPUTS) \
+	$(VENDOR)/.stamp \
 	$(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@

@@ -297,3 +297,56 @@ def test_gap_frame_measures_every_method_against_the_retrained_model(tmp_path):
     assert gap_findings(tmp_path, "smoke", "mnist-5k", "resnet18") == (
         "Closest to the retrained model here: **Random Labels †** (average gap 0.75 points); "
         "WF-Net ranks 2 of 2 (4.00).")
+
+
+# -- the attack is part of every key it scores --------------------------------------------------------
+
+def test_every_single_class_key_covers_the_attack():
+    from wfnet.experiments.presets import PRESETS
+    from wfnet.methods import method_names
+
+    smoke = PRESETS.get("smoke")
+    other = replace(smoke, mia=MIAConfig(holdout=0.5))
+    for m in method_names(kind="single_class"):  # the retrained baseline included
+        assert other.key("mnist-5k", "resnet18", 0, m) != smoke.key("mnist-5k", "resnet18", 0, m), m
+    for m in ("original", "wfnet"):  # scored in mia.json, whose own key holds the attack: results untouched
+        assert other.key("mnist-5k", "resnet18", 0, m) == smoke.key("mnist-5k", "resnet18", 0, m), m
+
+
+def test_changing_the_attack_rescores_every_method(tmp_path):
+    """A single-class method's MIA lives in its cached per-class pieces: with another attack they
+    are recomputed (not served stale beside a rescored original), and mia.json scores every
+    method with the new attack."""
+    from wfnet.experiments.beyond import run_mia
+    from wfnet.experiments.reproduce import Run, run_methods
+    from wfnet.methods import METHODS, register_method
+
+    from .test_reproduce import MICRO
+
+    calls = []
+
+    @register_method("toy_keep", label="Toy keep †", kind="single_class", in_paper=False, order=98,
+                     config=lambda preset, dataset, backbone, seed: FinetuneConfig())
+    def toy(run, cls, cfg):
+        calls.append(cls)
+        return copy.deepcopy(run.original_model())
+
+    try:
+        data = synthetic_dataset()
+        results, runs = tmp_path / "results", tmp_path / "runs"
+        scored = []
+        for holdout in (0.2, 0.5, 0.5):
+            preset = replace(MICRO, mia=MIAConfig(holdout=holdout))
+            run = Run(data, "resnet18", preset, runs, CPU, 0, False, results)
+            before = len(calls)
+            run_methods(run, ["original", "toy_keep"])
+            scored.append((len(calls) - before, run_mia(run, ["original", "toy_keep"])))
+        assert [n for n, _ in scored] == [data.num_classes] * 2 + [0]  # rescored with the new attack, then reused
+        assert scored[2][1] == scored[1][1]
+        first, second = scored[0][1]["methods"], scored[1][1]["methods"]
+        for m in ("original", "toy_keep"):
+            for c in range(data.num_classes):
+                n = first[m]["per_class"][c]["confidence"]["n_holdout"]
+                assert second[m]["per_class"][c]["confidence"]["n_holdout"] > n, (m, c)
+    finally:
+        METHODS.unregister("toy_keep")

@@ -20,8 +20,12 @@ def test_plan_covers_every_cell_of_the_paper_within_one_command():
     for dataset in ("mnist", "cifar10"):
         for backbone in BACKBONE_ORDER:
             mine = [p for p in pieces if (p.dataset, p.backbone) == (dataset, backbone)]
-            methods = {m for p in mine for m in p.methods}
+            methods = {m for p in mine if p.part != "search" for m in p.methods}
             assert methods == {"original", "wfnet", "random_labels", "negative_gradients", "retrained"}, (dataset, backbone)
+            parts = [p.part for p in mine]
+            assert parts.index("search") < min(i for i, part in enumerate(parts) if part.startswith("core"))
+            assert set(next(p for p in mine if p.part == "search").methods) == {
+                "random_labels", "negative_gradients", "ssd", "salun"}  # every single-class baseline tuned
             classes = sorted(c for p in mine if p.classes for c in p.classes)
             assert classes == list(range(10))  # every class of the retrained baseline, once
     assert all(0 < p.estimate_s <= PIECE_LIMIT_S for p in pieces)

@@ -21,6 +21,7 @@ from ..data.archive import check_member
 from ..errors import WFNetError
 from ..methods import method_names
 from ..provenance import REPO_ROOT, git_commit
+from .baseline_search import SEARCH_FILE, SPACES, resolve_preset, search_key
 from .presets import PRESETS
 from .results import RELATIONSHIPS
 
@@ -28,7 +29,10 @@ from .results import RELATIONSHIPS
 # their sha256). ``collect`` refuses a bundle unless every file in it is one this project writes
 # (path, schema, provenance naming a commit of this repository and, for a GPU-only preset, a GPU,
 # a key equal to what the current code computes), and only then moves the files into ``results/``:
-# one clear line for the first problem, nothing half-unpacked.
+# one clear line for the first problem, nothing half-unpacked. A baseline's key depends on the
+# cell's baseline search (``resolve_preset``): the search file the bundle carries for that cell
+# when it has one (the call that searched also ran the baselines with its choice), else the one
+# already in ``results/``.
 
 FORMAT = "wfnet-results/1"
 MANIFEST = "manifest.json"
@@ -39,7 +43,7 @@ _PATTERNS = (  # relative to results/: what a bundle may hold (seed 0 has no see
     re.compile(rf"{_CELL}/(?P<method>{'|'.join(method_names())})\.json"),
     re.compile(rf"{_CELL}/retrained/class_(?P<cls>\d+)\.json"),
     re.compile(rf"{_CELL}/{re.escape(RELATIONSHIPS)}"),
-    re.compile(rf"{_CELL}/(?P<search>baseline_search)\.json"),
+    re.compile(rf"{_CELL}/(?P<search>{SEARCH_FILE})\.json"),
 )
 
 
@@ -126,8 +130,28 @@ def _check_provenance(rel: str, prov: Any, where: dict[str, str], key: str) -> N
                          "(the code or preset changed since it was computed)")
 
 
-def check_file(rel: str, data: bytes) -> Checked:
-    """Validate one bundled file against what this code would write there; raise WFNetError."""
+Searches = dict[tuple[str, str, str], dict[str, Any]]  # (preset, dataset, backbone) -> its seed-0 search file
+
+
+def bundled_searches(files: dict[str, bytes]) -> Searches:
+    """The seed-0 baseline searches a bundle carries, by cell (checked with the other files)."""
+    out: Searches = {}
+    for rel, data in files.items():
+        match = _PATTERNS[3].fullmatch(rel)
+        if match and not match["seed"]:
+            try:
+                blob = json.loads(data)
+            except ValueError:
+                continue  # refused when the file itself is checked
+            if isinstance(blob, dict):
+                out[(match["preset"], match["dataset"], match["backbone"])] = blob
+    return out
+
+
+def check_file(rel: str, data: bytes, results_dir: Path | None = None, searches: Searches | None = None) -> Checked:
+    """Validate one bundled file against what this code would write there; raise WFNetError. A
+    baseline's key is resolved with the cell's search from ``searches`` (the bundle's), else from
+    ``results_dir``."""
     match = next((m for p in _PATTERNS if (m := p.fullmatch(rel))), None)
     if match is None:
         raise WFNetError(f"{rel}: not a result file this project writes (expected PRESET/DATASET/BACKBONE/METHOD.json)")
@@ -148,10 +172,10 @@ def check_file(rel: str, data: bytes) -> Checked:
     if not isinstance(prov, dict) or prov.get("seed", 0) != seed:
         raise WFNetError(f"{rel}: its provenance's seed is not the seed of its path ({seed})")
     method = where.get("method") or "retrained"
-    key = preset.key(where["dataset"], where["backbone"], int(seed), method)
+    cell = (where["preset"], where["dataset"], where["backbone"])
+    used = resolve_preset(preset, where["dataset"], where["backbone"], results_dir, (searches or {}).get(cell))
+    key = used.key(where["dataset"], where["backbone"], int(seed), method)
     if where.get("search"):
-        from .baseline_search import SPACES, search_key
-
         if where["preset"] not in SPACES:
             raise WFNetError(f"{rel}: no baseline search exists for preset {where['preset']!r}")
         key = search_key(preset, SPACES[where["preset"]], where["dataset"], where["backbone"], int(seed))
@@ -170,8 +194,9 @@ def check_file(rel: str, data: bytes) -> Checked:
     return Checked(rel, data)
 
 
-def read_bundle(path: Path) -> list[Checked]:
-    """Every file of a bundle, checked (paths, manifest, schema, provenance, keys)."""
+def read_bundle(path: Path, results_dir: Path | None = None) -> list[Checked]:
+    """Every file of a bundle, checked (paths, manifest, schema, provenance, keys; a baseline's key
+    against the bundle's search of its cell, else the one in ``results_dir``)."""
     path = Path(path)
     if not path.is_file():
         raise WFNetError(f"bundle {path} not found")
@@ -196,16 +221,17 @@ def read_bundle(path: Path) -> list[Checked]:
     if set(listed) != set(files):
         raise WFNetError(f"bundle {path}: files {sorted(set(listed) ^ set(files))[:3]} are not both listed and present")
     checked = []
+    searches = bundled_searches(files)
     for rel, data in sorted(files.items()):
         if _sha256(data) != listed[rel]:
             raise WFNetError(f"{rel}: sha256 differs from the manifest's (altered after packing)")
-        checked.append(check_file(rel, data))
+        checked.append(check_file(rel, data, results_dir, searches))
     return checked
 
 
 def collect(path: Path, results_dir: Path) -> list[str]:
     """Check a whole bundle, then move its files into ``results_dir``; returns what landed."""
-    checked = read_bundle(path)
+    checked = read_bundle(path, results_dir)
     root = Path(results_dir)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".collect.", dir=root))  # same file system: renames are atomic

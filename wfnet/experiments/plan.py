@@ -9,18 +9,24 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from ..errors import WFNetError
+from ..methods.salun import SalunConfig
+from ..methods.ssd import SSDConfig
+from .baseline_search import SEARCH_FILE, SPACES, resolve_preset, search_key
 from .presets import PRESETS, Preset
 from .results import RELATIONSHIPS, result_path, retrained_class_path
 
 # GPU time comes in slices (15 minutes, at most 10 per command, a fresh machine each time, only a
 # few result files coming back). So Tables 1-2 and Figures 3-4 are cut into pieces that each train
 # whatever they need (no checkpoint survives between calls) and write result files that are
-# committed: per dataset x backbone a ``core`` piece (original, WF-Net with RT, insertion/deletion
-# and filter-class relationships, random labels, negative gradients; split in two where one piece
-# would run too long), a ``search`` of the single-class baselines' hyper-parameters on a validation
-# split (``wfnet.baseline_search``), and the retrained baseline a few classes per piece. ``plan`` lists them with
-# an estimate of their GPU seconds and their state read from ``results/``; ``next_pieces`` picks
-# what fits in a budget.
+# committed: per dataset x backbone a ``search`` of the single-class baselines' hyper-parameters on
+# a validation split (``wfnet.experiments.baseline_search``, seed 0 only: one search per cell), a
+# ``core`` piece (original, WF-Net with RT, insertion/deletion and filter-class relationships,
+# random labels, negative gradients; split in two where one piece would run too long), and the
+# retrained baseline a few classes per piece. The search comes first within its cell: the core
+# piece's baselines run with the configs it chose (``resolve_preset``), so a core piece run before
+# its search would be stale once the search lands. ``plan`` lists the pieces with an estimate of
+# their GPU seconds and their state read from ``results/`` (keys resolved against the search file
+# there); ``next_pieces`` picks what fits in a budget.
 #
 # Estimates come from throughput measured on a GPU (``THROUGHPUT``, images/s, with the run it comes
 # from) and a per-step overhead; they are estimates, refreshed from the wall times that finished
@@ -78,12 +84,11 @@ class Piece:
         return self.seed != 0
 
     def outputs(self, results_dir: Path) -> list[tuple[Path, str]]:
-        """(file, the key it must carry) for everything this piece writes."""
-        p = PRESETS.get(self.preset)
+        """(file, the key it must carry) for everything this piece writes; the keys of the
+        baselines are those of the configs the cell's current search under ``results_dir`` chose."""
+        p = resolve_preset(PRESETS.get(self.preset), self.dataset, self.backbone, results_dir)
         args = (results_dir, self.preset, self.dataset, self.backbone)
         if self.part == "search":
-            from .baseline_search import SEARCH_FILE, SPACES, search_key
-
             key = search_key(p, SPACES[self.preset], self.dataset, self.backbone, self.seed)
             return [(result_path(*args, SEARCH_FILE, self.seed), key)]
         if self.classes is not None:
@@ -169,30 +174,50 @@ def wfnet_seconds(p: Preset, dataset: str, backbone: str) -> float:
     return untraining + NUM_CLASSES * relearn_seconds(p, dataset, backbone) + insdel
 
 
+def unlearn_seconds(p: Preset, dataset: str, backbone: str, cfg: object, method: str) -> float:
+    """Unlearning one class with a single-class baseline's config (no scoring, no RT): fine-tuning
+    epochs over the class (random labels and SalUn: with as many retain images per
+    ``retain_ratio``; SalUn: one gradient pass for its mask first); SSD: a gradient pass over the
+    training set and one over the class."""
+    n_train, _ = DATA_SIZES[dataset]
+    train = _ips(backbone)[0]
+    per_class = n_train / NUM_CLASSES
+    if isinstance(cfg, SSDConfig):
+        images = n_train + per_class
+        return images / train + images / cfg.batch_size * STEP_OVERHEAD_S
+    mask = 0.0
+    if isinstance(cfg, SalunConfig):
+        mask = per_class / train + per_class / cfg.saliency_batch_size * STEP_OVERHEAD_S
+        cfg = cfg.finetune
+    images = cfg.epochs * per_class * (1 + (cfg.retain_ratio if method in ("random_labels", "salun") else 0))  # type: ignore[attr-defined]
+    return mask + images / train + images / cfg.batch_size * STEP_OVERHEAD_S  # type: ignore[attr-defined]
+
+
 def finetune_seconds(p: Preset, dataset: str, backbone: str, method: str) -> float:
     """One single-class baseline for every class, with its RT."""
-    n_train, n_test = DATA_SIZES[dataset]
+    n_test = DATA_SIZES[dataset][1]
+    infer = _ips(backbone)[2]
     cfg = p.method_config(method, dataset, backbone, 0)
-    train, _, infer = _ips(backbone)
-    per_class_images = n_train / NUM_CLASSES * (1 + (cfg.retain_ratio if method == "random_labels" else 0))
-    per_class = (cfg.epochs * per_class_images / train + cfg.epochs * per_class_images / cfg.batch_size * STEP_OVERHEAD_S
-                 + n_test / infer + relearn_seconds(p, dataset, backbone))
+    per_class = unlearn_seconds(p, dataset, backbone, cfg, method) + n_test / infer + relearn_seconds(p, dataset, backbone)
     return NUM_CLASSES * per_class
 
 
 def search_seconds(p: Preset, dataset: str, backbone: str) -> float:
-    """The baseline search: an original on the fit split, every candidate on a few classes."""
-    from .baseline_search import SPACES
-
+    """The baseline search: an original on the fit split, every candidate on a few classes (SSD's
+    importances once per class, shared by its candidates)."""
     space = SPACES.get(p.name)
     if space is None:
         return 0.0
     n_train, _ = DATA_SIZES[dataset]
-    _, infer = _ips(backbone)[0], _ips(backbone)[2]
+    infer = _ips(backbone)[2]
+    val = n_train * space.val_fraction / infer
     tries = 0.0
     for method, candidates in space.candidates.items():
-        per_try = finetune_seconds(p, dataset, backbone, method) / NUM_CLASSES - relearn_seconds(p, dataset, backbone)
-        tries += len(candidates) * len(space.classes) * (per_try + n_train * space.val_fraction / infer)
+        if method == "ssd":
+            once = {c.batch_size: unlearn_seconds(p, dataset, backbone, c, method) for c in candidates}
+            tries += len(space.classes) * (sum(once.values()) + len(candidates) * val)
+            continue
+        tries += len(space.classes) * sum(unlearn_seconds(p, dataset, backbone, c, method) + val for c in candidates)
     return SETUP_S + train_seconds(p, dataset, backbone) * (1 - space.val_fraction) + tries
 
 
@@ -227,10 +252,13 @@ def pieces_for(p: Preset, dataset: str, backbone: str, seed: int = 0) -> list[Pi
     out = [Piece(p.name, dataset, backbone,
                  "core" if len(groups) == 1 else "core-" + "-".join(SHORT[m] for m in ms if m in SHORT),
                  tuple(ms), None, round(cost, 1), seed) for ms, cost in groups]
-    search = search_seconds(p, dataset, backbone)
+    search = search_seconds(p, dataset, backbone) if seed == 0 else 0.0  # one search per cell: seed 0's
+    if search > PIECE_LIMIT_S:
+        raise WFNetError(f"{p.name}/{dataset}/{backbone}: the baseline search is estimated at {search:.0f} s, over the "
+                         f"{PIECE_LIMIT_S:.0f} s a piece may take: shrink its search space")
     if search:
-        out.append(Piece(p.name, dataset, backbone, "search", ("random_labels", "negative_gradients"), None,
-                         round(search, 1), seed))
+        out.insert(0, Piece(p.name, dataset, backbone, "search", tuple(SPACES[p.name].candidates), None,
+                            round(search, 1), seed))
     per_class = retrained_class_seconds(p, dataset, backbone)
     k = max(1, min(NUM_CLASSES, int((PIECE_LIMIT_S - SETUP_S) // per_class)))
     for a in range(0, NUM_CLASSES, k):
@@ -245,9 +273,10 @@ EXTRA_SEEDS = (1, 2)  # optional pieces after every seed-0 one: mean +- std in t
 
 def plan(preset: str = "paper", datasets: Sequence[str] | None = None, backbones: Sequence[str] | None = None,
          seeds: Sequence[int] = (0, *EXTRA_SEEDS)) -> list[Piece]:
-    """The whole queue, in the order it is worked down: every core piece (paper datasets first,
-    ResNet-18 first) before any search or retrained piece, since a core piece fills a row of
-    Table 1; pieces of seeds other than 0 (optional) after all of seed 0's."""
+    """The whole queue, in the order it is worked down: every cell's search and then its core
+    piece (paper datasets first, ResNet-18 first) before any retrained piece, since a core piece
+    fills a row of Table 1 and its baselines run with what the search chose; pieces of seeds other
+    than 0 (optional) after all of seed 0's."""
     p = PRESETS.get(preset)
     datasets = list(datasets or PLAN_DATASETS.get(preset, PAPER_DATASETS))
     backbones = list(backbones or BACKBONE_ORDER)
@@ -259,9 +288,9 @@ def plan(preset: str = "paper", datasets: Sequence[str] | None = None, backbones
         raise WFNetError(f"seeds must be integers >= 0, got {list(seeds)}")
     every = [piece for seed in dict.fromkeys(seeds) for d in datasets for b in backbones
              for piece in pieces_for(p, d, b, seed)]
-    stage = lambda x: 2 if x.classes is not None else 1 if x.part == "search" else 0  # noqa: E731
+    stage = lambda x: 1 if x.classes is not None else 0  # noqa: E731
     return sorted(every, key=lambda x: (x.optional, x.seed, stage(x), datasets.index(x.dataset),
-                                        backbones.index(x.backbone)))
+                                        backbones.index(x.backbone), x.part != "search"))
 
 
 def next_pieces(pieces: Iterable[Piece], results_dir: Path, budget_s: float) -> list[Piece]:

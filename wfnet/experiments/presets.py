@@ -3,10 +3,11 @@ per-method keys that say which configs each result depends on."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import WFNetError
+from ..evaluation.mia import MIAConfig
 from ..evaluation.relearn import RelearnConfig
 from ..io import content_key
 from ..methods import METHODS
@@ -25,7 +26,11 @@ from ..train import TrainConfig, train_defaults
 # ``smoke`` show that the pipeline works, not the paper's claims.
 #
 # Result keys are per method (``Preset.key(..., method=m)``): a method's key covers exactly the
-# configs its result depends on, so retuning a baseline never invalidates WF-Net's numbers.
+# configs its result depends on, so retuning a baseline never invalidates WF-Net's numbers. A
+# single-class method's key also holds its own code version (``Method.version``), the membership
+# attack its pieces were scored with (``mia``) and where its config came from (a baseline search
+# of the cell, or the defaults: ``wfnet.experiments.baseline_search.resolve_preset`` fills
+# ``searched`` and ``sources`` for one dataset x backbone).
 
 METHOD_VERSION = 3  # bump when a method's semantics change: cached results are then recomputed
 #   2: per-method keys; RT targets are the original's per-class test accuracy from its full-test logits
@@ -64,6 +69,12 @@ class Preset:
     insdel_steps: int = 10            # points - 1 on the insertion/deletion curves
     top_k: int = 10                   # Figures 3-4: top-k gates per class
     gpu_only: bool = False            # days on a CPU: refuse there unless asked explicitly
+    mia: MIAConfig = field(default_factory=MIAConfig)  # the membership attack every unlearned model is scored with
+    # one dataset x backbone (``resolve_preset``): method -> the config a baseline search chose
+    # for it, and method -> where its config comes from ("search:<key of the search file>", or
+    # the method's ``defaults``); empty in the registered presets
+    searched: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [g for g in RECIPE_GROUPS if g not in self.recipes]
@@ -88,6 +99,10 @@ class Preset:
         its key's ``key_field``."""
         return METHODS.get(method).config_for(self, dataset, backbone, seed)
 
+    def config_source(self, method: str) -> str:
+        """Where ``method_config(method, ...)`` comes from: a search, or the method's defaults."""
+        return self.sources.get(method) or METHODS.get(method).defaults
+
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
@@ -109,10 +124,11 @@ class Preset:
         if method == "wfnet":
             return {**base, **relearn, "untrain": self.untrain_config(backbone, seed).as_dict(),
                     "insdel_steps": self.insdel_steps, "top_k": self.top_k}
-        m = METHODS.get(method)
-        parts = {**base, **relearn, "method": method}
+        m = METHODS.get(method)  # a single-class method: its pieces are scored by the attack too
+        parts = {**base, **relearn, "method": method, "version": m.version, "mia": self.mia.as_dict()}
         if m.key_field is not None:
             parts[m.key_field] = _as_dict(self.method_config(method, dataset, backbone, seed))
+            parts["config_source"] = self.config_source(method)
         return parts
 
 

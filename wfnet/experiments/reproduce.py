@@ -18,7 +18,7 @@ from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..evaluation.explain import gate_curves, relationships
 from ..evaluation.metrics import ClassScores, aggregate, class_scores, random_reference
-from ..evaluation.mia import MIAConfig, model_scorecard
+from ..evaluation.mia import model_scorecard
 from ..evaluation.relearn import relearn_time, trainable_copy
 from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json
 from ..methods import METHODS, method_names
@@ -27,6 +27,7 @@ from ..provenance import git_commit, provenance, resolve_device
 from ..runtime import predict
 from ..train import train_model
 from ..wrap import wrap
+from .baseline_search import resolve_preset
 from .pipeline import RANDOM_REFERENCE_SEED, data_fingerprint, dataset_fields
 from .presets import PRESETS, Preset
 from .results import (
@@ -74,7 +75,7 @@ class Run:
         self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
         self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
-        self.mia = MIAConfig()  # the scorecard's attack, measured on every unlearned model
+        self.mia = preset.mia  # the scorecard's attack, measured on every unlearned model (in the keys)
         self._original: torch.nn.Module | None = None
         self._original_logits: torch.Tensor | None = None
         self._random_logits: torch.Tensor | None = None
@@ -277,11 +278,13 @@ def run_single_class(run: Run, method: str, classes: list[int] | None = None) ->
     rt, failed = rt_summary(per_class)
     unlearn = [p["unlearn_wall_seconds"] for p in per_class]
     config = run.preset.method_config(method, run.data.name, run.backbone, run.seed).as_dict()
+    source = {"config_source": run.preset.config_source(method)} if METHODS.get(method).key_field else {}
     spread = {f"piece_{f}s": sorted({p["provenance"][f] for p in per_class}) for f in ("device", "git_commit")}
     return {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "provenance")} for p in per_class],
             "rt": rt, "rt_failed": failed,
             "provenance": run.base_provenance(
                 sum(p["wall_seconds"] for p in per_class), key=run.method_key(method), method_config=config,
+                **source, mia_config=run.mia.as_dict(),
                 relearn_config=run.preset.relearn_config(run.backbone, run.seed).as_dict(),
                 unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn,
                 **{k: v for k, v in spread.items() if len(v) > 1})}
@@ -354,9 +357,12 @@ def prepared_run(dataset: str, backbone: str, preset: str | Preset, results_dir:
                  device: str, data_root: str | Path | None, seed: int, progress: bool,
                  allow_slow: bool = False) -> Run:
     """A ``Run`` whose names were checked before any data is loaded (and, for a ``gpu_only``
-    preset on a CPU, only with ``allow_slow``)."""
+    preset on a CPU, only with ``allow_slow``), with the preset as used for this cell: the
+    single-class baselines' configs chosen by the cell's search when ``results_dir`` holds one
+    whose key is current (``resolve_preset``)."""
     git_commit()  # pin the code version this run starts with (provenance)
     p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
+    p = resolve_preset(p, dataset, backbone, results_dir)
     create_backbone(backbone, 2)  # unknown backbone: fail before loading data
     dev = resolve_device(device)
     if p.gpu_only and dev.type != "cuda" and not allow_slow:

@@ -4,7 +4,7 @@ GPU plan, bundles and the book's tables read: adding a method is one module that
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Protocol, TypeVar
+from typing import Any, Callable, Hashable, Mapping, Protocol, TypeVar
 
 import torch
 from torch import nn
@@ -21,6 +21,7 @@ class PresetView(Protocol):
 
     random_labels: Any
     negative_gradients: Any
+    searched: Mapping[str, Any]  # per cell: method -> the config a baseline search chose for it
 
     def train_config(self, dataset: str, backbone: str, seed: int) -> Any: ...
 
@@ -57,19 +58,28 @@ class Method:
     key_field: str | None = "config"  # the name of that config inside its result key (None: not in it)
     unlearn: Unlearn | None = None    # single-class methods only
     cite: str = ""                    # where the method comes from
+    version: int = 1                  # its own code version, in its key: bumped when its semantics
+    #                                   change, so that its results (only) are recomputed
+    defaults: str = "preset default"  # where ``config`` comes from when no search chose one
 
     def config_for(self, preset: PresetView, dataset: str, backbone: str, seed: int) -> Any:
-        return None if self.config is None else self.config(preset, dataset, backbone, seed)
+        """The config this method runs with: the one a baseline search chose for the cell when the
+        preset holds one (``wfnet.experiments.tuned.resolve_preset``), else its ``config``."""
+        if self.config is None:
+            return None
+        chosen = preset.searched.get(self.name)
+        return chosen if chosen is not None else self.config(preset, dataset, backbone, seed)
 
 
 METHODS: Registry[Method] = Registry("method")
 
 
 def register_method(name: str, *, label: str, kind: str, in_paper: bool, order: int, config: ConfigFor | None = None,
-                    key_field: str | None = "config", cite: str = "") -> Callable[[Unlearn], Unlearn]:
+                    key_field: str | None = "config", cite: str = "", version: int = 1,
+                    defaults: str = "preset default") -> Callable[[Unlearn], Unlearn]:
     """Register a single-class method: decorates its ``unlearn(run, cls, config)``."""
     def add(unlearn: Unlearn) -> Unlearn:
-        register(Method(name, label, kind, in_paper, order, config, key_field, unlearn, cite))
+        register(Method(name, label, kind, in_paper, order, config, key_field, unlearn, cite, version, defaults))
         return unlearn
     return add
 

@@ -51,9 +51,10 @@ class SalunConfig:
 
 
 def saliency_mask(model: nn.Module, data: ImageDataset, cls: int, fraction: float, batch_size: int,
-                  device: torch.device) -> dict[str, Tensor]:
+                  device: torch.device, within: Tensor | None = None) -> dict[str, Tensor]:
     """Boolean mask per parameter name: the ``fraction`` of weights with the largest |gradient|
-    of the forget-set cross-entropy at the current weights (ties broken by position)."""
+    of the forget-set cross-entropy at the current weights (ties broken by position); forget
+    samples only from ``within`` when given."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"saliency_fraction must be in (0, 1], got {fraction}")
     model = copy.deepcopy(model).to(device).eval()  # eval: batch-norm statistics stay as trained
@@ -61,7 +62,7 @@ def saliency_mask(model: nn.Module, data: ImageDataset, cls: int, fraction: floa
     for p in params.values():
         p.requires_grad_(True)
         p.grad = None
-    forget = class_index(data.train.labels, cls, keep=True)
+    forget = class_index(data.train.labels, cls, keep=True, within=within)
     for x, y in BatchIterator(data.train, batch_size, data.mean, data.std, device, index=forget):
         F.cross_entropy(model(x), y, reduction="sum").backward()  # |grad| of -CE is the same
     grads = {n: (p.grad if p.grad is not None else torch.zeros_like(p)).detach().abs().flatten()
@@ -95,14 +96,15 @@ def _owner(model: nn.Module, name: str) -> tuple[nn.Module, str]:
 
 
 def salun(original: nn.Module, data: ImageDataset, cls: int, cfg: SalunConfig,
-          device: torch.device) -> nn.Module:
-    """Unlearn ``cls`` from a copy of ``original`` by SalUn; ``original`` is left untouched."""
-    masks = saliency_mask(original, data, cls, cfg.saliency_fraction, cfg.saliency_batch_size, device)
+          device: torch.device, within: Tensor | None = None) -> nn.Module:
+    """Unlearn ``cls`` from a copy of ``original`` by SalUn (training samples only from ``within``
+    when given); ``original`` is left untouched."""
+    masks = saliency_mask(original, data, cls, cfg.saliency_fraction, cfg.saliency_batch_size, device, within)
     masked = copy.deepcopy(original).to(device)
     for name, p in list(masked.named_parameters()):
         module, leaf = _owner(masked, name)
         parametrize.register_parametrization(module, leaf, _Salient(masks[name].to(p.device), p))
-    model = random_labels(masked, data, cls, cfg.finetune, device)
+    model = random_labels(masked, data, cls, cfg.finetune, device, within=within)
     for module in list(model.modules()):
         if parametrize.is_parametrized(module):
             for leaf in list(module.parametrizations.keys()):

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data import BatchIterator, ImageDataset
-from ..runtime import autocast
 from .baselines import class_index
 from .registry import UnlearnRun, register_method
 
@@ -19,12 +18,19 @@ from .registry import UnlearnRun, register_method
 # Synaptic Dampening", AAAI 2024 (arXiv 2308.07707), as the paper describes it:
 #
 # 1. Importance of each parameter: the diagonal of the Fisher information, estimated as the mean
-#    over mini-batches of the squared gradient of the cross-entropy, once on the whole training
-#    set D ([]_D) and once on the forget set D_f ([]_Df).
+#    over mini-batches of the squared gradient of the batch-mean cross-entropy, once on the whole
+#    training set D ([]_D) and once on the forget set D_f ([]_Df).
 # 2. A parameter is selected when it matters far more to the forget set: []_Df > alpha * []_D.
 # 3. A selected parameter is dampened: theta <- beta * theta, beta = min(lambda * []_D / []_Df, 1).
 #
-# No gradient step is taken: the cost is one pass over D (shared by every class) and one over D_f.
+# As the authors' released code runs it (if-loops/selective-synaptic-dampening, full-class
+# forgetting): D is read unshuffled in the order they build it, class by class (every retained
+# class in class order, then the forget class), so each batch of 64 holds (mostly) one class; the
+# passes run in float32 in evaluation mode. The order matters: a batch that mixes classes averages
+# their gradients before squaring, so opposite per-class gradients cancel, []_D shrinks, more
+# weights pass the selection and dampening is stronger than at the same alpha and lambda
+# (``tests/test_ssd.py`` shows it on a small model). D's order depends on the forget class, so
+# []_D is one pass over D per class (a forward and backward of the training set, no step).
 # Defaults are the authors' for full-class forgetting: lambda = 1, alpha = 10 (ResNet-18), halved
 # for ViTs (alpha = 5), per their released experiment configuration.
 
@@ -45,19 +51,29 @@ class SSDConfig:
         return cls(alpha=5.0) if backbone.startswith("vit") else cls()
 
 
+def full_index(labels: Tensor, cls: int, within: Tensor | None = None) -> Tensor:
+    """D in the authors' order: every retained class in class order (each in dataset order), then
+    the forget class ``cls``; only samples in ``within`` when given."""
+    labels = labels.cpu()
+    pool = torch.arange(len(labels)) if within is None else within.cpu()
+    classes = [c for c in sorted(set(labels[pool].tolist())) if c != cls]
+    return torch.cat([class_index(labels, c, keep=True, within=pool) for c in [*classes, cls]])
+
+
 def importances(model: nn.Module, data: ImageDataset, index: Tensor, batch_size: int,
                 device: torch.device) -> Importances:
-    """Mean over mini-batches of the squared cross-entropy gradient, per parameter (eval mode:
-    batch-norm statistics are read, never updated)."""
+    """Mean over mini-batches of ``index`` (in that order, unshuffled) of the squared gradient of
+    the batch-mean cross-entropy, per parameter; float32 and eval mode (batch-norm statistics are
+    read, never updated), as the authors compute it."""
     model = model.to(device).eval()
     params = {n: p for n, p in model.named_parameters()}
     total = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
     batches = 0
     for x, y in BatchIterator(data.train, batch_size, data.mean, data.std, device, index=index):
         model.zero_grad(set_to_none=True)
-        with autocast(device, True):
-            loss = F.cross_entropy(model(x).float(), y)
-        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        with torch.autocast(device.type, enabled=False):  # float32 even inside a caller's autocast,
+            loss = F.cross_entropy(model(x.float()).float(), y)  # forward and backward alike
+            grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
         for (n, _), g in zip(params.items(), grads):
             if g is not None:
                 total[n] += g.float().pow(2)
@@ -79,23 +95,28 @@ def dampen(model: nn.Module, full: Importances, forget: Importances, cfg: SSDCon
     return changed
 
 
+def class_importances(model: nn.Module, data: ImageDataset, cls: int, batch_size: int, device: torch.device,
+                      within: Tensor | None = None) -> tuple[Importances, Importances]:
+    """([]_D, []_Df) for forgetting ``cls``: D in the authors' class-by-class order, D_f the
+    forget class's samples (in dataset order); both depend on the batch size only, not on alpha
+    or lambda, so a search over those reuses them."""
+    labels = data.train.labels
+    return (importances(model, data, full_index(labels, cls, within), batch_size, device),
+            importances(model, data, class_index(labels, cls, keep=True, within=within), batch_size, device))
+
+
 def ssd(original: nn.Module, data: ImageDataset, cls: int, cfg: SSDConfig, device: torch.device,
-        full: Importances | None = None, within: Tensor | None = None) -> nn.Module:
-    """A copy of ``original`` that forgot ``cls``; pass ``full`` ([]_D) to share it across classes."""
+        within: Tensor | None = None, computed: tuple[Importances, Importances] | None = None) -> nn.Module:
+    """A copy of ``original`` that forgot ``cls`` (training samples only from ``within`` when
+    given); ``computed``: its ``class_importances``, when already at hand."""
     model = copy.deepcopy(original).to(device).eval()
-    pool = torch.arange(len(data.train)) if within is None else within.cpu()
-    if full is None:
-        full = importances(model, data, pool, cfg.batch_size, device)
-    forget = importances(model, data, class_index(data.train.labels, cls, keep=True, within=within),
-                         cfg.batch_size, device)
+    full, forget = computed or class_importances(model, data, cls, cfg.batch_size, device, within)
     dampen(model, full, forget, cfg)
     return model.eval()
 
 
 @register_method("ssd", label="SSD †", kind="single_class", in_paper=False, order=60,
                  config=lambda p, dataset, backbone, seed: SSDConfig.for_backbone(backbone),
-                 cite="Foster, Schoepf, Brintrup, AAAI 2024")
+                 cite="Foster, Schoepf, Brintrup, AAAI 2024", version=2, defaults="authors' defaults")
 def _ssd(run: UnlearnRun, cls: int, cfg: SSDConfig) -> nn.Module:
-    full = run.memo(("ssd importance", cfg.batch_size), lambda: importances(
-        run.original_model(), run.data, torch.arange(len(run.data.train)), cfg.batch_size, run.device))
-    return ssd(run.original_model(), run.data, cls, cfg, run.device, full=full)
+    return ssd(run.original_model(), run.data, cls, cfg, run.device)
