@@ -16,6 +16,7 @@ from wfnet.methods.loss import (
     l1_closed,
     reciprocal_mean,
     reciprocal_per_sample,
+    reciprocal_per_sample_offset,
     split_batch,
     wf_loss,
 )
@@ -51,8 +52,11 @@ def test_forget_terms_on_hand_computed_values():
     cfg = UntrainConfig(ce_floor=1e-4, ce_cap=1.0)
     assert_close(class_mean_reciprocal(ce, labels, 3, cfg), torch.tensor(2.25))
     assert_close(reciprocal_mean(ce, labels, 3, cfg), torch.tensor(1 / 1.125))
-    # Eq. 3 as printed: mean of 1 / CE_i, the zero CE floored: (1 + 1/3 + 2 + 1e4) / 4
+    # mean of 1 / max(CE_i, floor), the zero CE clamped: (1 + 1/3 + 2 + 1e4) / 4
     assert_close(reciprocal_per_sample(ce, labels, 3, cfg), torch.tensor((1 + 1 / 3 + 2 + 1e4) / 4))
+    # Eq. 3 as printed, offset by the floor: mean of 1 / (CE_i + 1e-4)
+    assert_close(reciprocal_per_sample_offset(ce, labels, 3, cfg),
+                 torch.tensor(sum(1 / (c + 1e-4) for c in (1.0, 3.0, 0.5, 0.0)) / 4))
     # the floor bounds 1/CE when a class is perfectly classified
     assert_close(class_mean_reciprocal(torch.zeros(2), torch.tensor([1, 1]), 3, cfg), torch.tensor(1e4))
     # the cap: class 0's CE of 2 counts as 1 -> (1/1 + 1/0.25) / 2 = 2.5, and no gradient for it
@@ -114,3 +118,30 @@ def test_per_row_clip_leaves_small_rows_and_global_clip_matches_torch():
     torch.nn.utils.clip_grad_norm_(ref, 0.3)
     clip_alpha_grads(alphas, 0.3, "global")
     torch.testing.assert_close(alphas[0].grad, ref[0].grad)
+
+
+def test_eq3_as_printed_pushes_hardest_the_samples_fitted_best():
+    """A clamp at the floor leaves a sample the model fits perfectly without any gradient; the
+    offset floor gives it the largest one, as 1 / CE_i does."""
+    cfg = UntrainConfig(ce_floor=1e-4)
+    labels = torch.tensor([0, 0, 0])
+    grads = {}
+    for name, term in (("clamped", reciprocal_per_sample), ("offset", reciprocal_per_sample_offset)):
+        ce = torch.tensor([1e-6, 1e-2, 1.0], requires_grad=True)
+        term(ce, labels, 2, cfg).backward()
+        grads[name] = ce.grad
+    assert grads["clamped"][0] == 0 and grads["clamped"][1] < 0
+    assert (grads["offset"] < 0).all() and grads["offset"].abs().argmax() == 0
+
+
+def test_literal_eq3_is_eq3_as_printed():
+    """The ablation's ``literal_eq3``: the per-sample reciprocal that keeps every gradient, plain
+    SGD at the paper's lr, no clip and no bound on alpha (the paper has neither)."""
+    from dataclasses import replace
+
+    from wfnet.experiments.ablation import VARIANTS
+    from wfnet.methods.untrain import untrain_defaults
+
+    cfg = replace(untrain_defaults("resnet18"), **VARIANTS["literal_eq3"])
+    assert (cfg.forget_term, cfg.clip_grad_norm, cfg.alpha_bound, cfg.optimizer, cfg.lr) == (
+        "reciprocal_per_sample_offset", None, None, "sgd", 100.0)

@@ -37,9 +37,14 @@ from .results import with_null_reasons
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
 VARIANTS: dict[str, dict[str, Any]] = {
-    # Eq. 3 as printed: the mean over the forget half of 1 / CE_i, no clipping
-    "literal_eq3": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": None},
-    "literal_eq3_clipped": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": 1.0, "clip_scope": "global"},
+    # Eq. 3 as printed: the mean over the forget half of 1 / CE_i (offset by the floor 1e-4, which
+    # keeps every sample's gradient), plain SGD at lr 100, no clipping, no bound on alpha
+    "literal_eq3": {"forget_term": "reciprocal_per_sample_offset", "clip_grad_norm": None, "alpha_bound": None},
+    "literal_eq3_clipped": {"forget_term": "reciprocal_per_sample_offset", "clip_grad_norm": 1.0,
+                            "clip_scope": "global", "alpha_bound": None},
+    # what "literal_eq3" ran until issue 27: CE clamped at the floor (no gradient below it) and
+    # alpha bounded to [-6, 6], neither of which Eq. 3 has
+    "literal_eq3_clamped_bound6": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": None, "alpha_bound": 6.0},
     # one reciprocal of the forget half's mean CE (what "literal_eq3" ran before it was Eq. 3 as printed)
     "reciprocal_of_mean": {"forget_term": "reciprocal_mean", "clip_grad_norm": None},
     # per-class reciprocal (the starting point measured before this project)

@@ -17,9 +17,9 @@ from ..wrap import WFModel
 # - ``split_batch``: a mini-batch of B is split in halves, the first forgets, the second retains.
 # - ``expand_labels``: the retain half is replicated chi times, each copy paired with random rows
 #   that differ from its labels (label expansion).
-# - ``FORGET_TERMS``: lambda1 / L_f. Eq. 3 as printed (the mean of per-sample reciprocals 1 / CE_i)
-#   and the reciprocal of the mean CE are kept as options, but their gradient explodes on a well-fit
-#   model (CE ~ 1e-3); the default averages
+# - ``FORGET_TERMS``: lambda1 / L_f. Eq. 3 as printed (the mean of per-sample reciprocals 1 / CE_i,
+#   offset by a floor so that no sample loses its gradient) and the reciprocal of the mean CE are
+#   kept as options, but their gradient explodes on a well-fit model (CE ~ 1e-3); the default averages
 #   lambda1 / clip(CE_c, floor, cap) over the classes present in the batch, so a class stops
 #   pushing its gates once forgotten (see the README's ablation and the deviations page).
 # - ``REGULARIZERS``: R(alpha), which the paper leaves undefined. Default "l1_closed": the mean of
@@ -48,8 +48,18 @@ REGULARIZERS: Registry[Regularizer] = Registry("regularizer")
 
 @FORGET_TERMS.register("reciprocal_per_sample")
 def reciprocal_per_sample(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
-    """Eq. 3 as written: the mean over the forget half of 1 / CE_i (each CE floored)."""
+    """The mean over the forget half of 1 / max(CE_i, floor): a sample below the floor gets no
+    gradient (Eq. 3 as printed is ``reciprocal_per_sample_offset``)."""
     return (1.0 / ce.clamp_min(cfg.ce_floor)).mean()
+
+
+@FORGET_TERMS.register("reciprocal_per_sample_offset")
+def reciprocal_per_sample_offset(ce: Tensor, labels: Tensor, num_classes: int, cfg: LossConfig) -> Tensor:
+    """Eq. 3 as written with a floor that keeps the gradient: the mean over the forget half of
+    1 / (CE_i + floor). A clamp (``reciprocal_per_sample``) gives the samples the model fits best
+    (CE_i below the floor) no gradient at all; with the offset their gradient is the largest,
+    -1 / (CE_i + floor)^2, as Eq. 3 pushes them hardest."""
+    return (1.0 / (ce + cfg.ce_floor)).mean()
 
 
 @FORGET_TERMS.register("reciprocal_mean")
