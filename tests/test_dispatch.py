@@ -78,6 +78,8 @@ def test_local_pool_runs_two_at_a_time_matches_next_and_resumes(tmp_path, monkey
     assert f"[failed] {BAD.id}: exit 2" in out and f"log {bad_log}" in out and "is an existing file" in out, out
     assert "2 done, 0 running, 1 failed, 0 left" in out and f"1 of 3 pieces failed: {BAD.id}" in out, out
     assert _most_at_once(_intervals(runs / "jobs")) == 2  # never more than --max-parallel, and it did run two
+    assert {json.loads(x)["cuda_visible_devices"] for f in (runs / "jobs").glob("*/stamps.jsonl")
+            for x in f.read_text().splitlines()} == {""}  # a CPU run hides every GPU from its pieces
     assert [line.split()[1] for line in out.splitlines() if line.startswith("[start]")] == [BAD.id, *(p.id for p in GOOD)]
     for piece in GOOD:
         assert piece.state(results) == "done"
@@ -241,3 +243,18 @@ def test_final_pass_writes_retrained_json_once_from_the_class_files(tmp_path):
     assert len(blob["per_class"]) == 10 and blob["acc_r"] == pytest.approx(90.0)
     assert blob["provenance"]["key"] == key and blob["provenance"]["device"] == "NVIDIA H200"
     assert dispatch.finish_retrained(halves, opts, log=lines.append) == []  # current: left alone
+
+
+def test_each_local_job_sees_only_its_gpu_through_this_process_mask(tmp_path, monkeypatch):
+    """torch's GPU 1 under CUDA_VISIBLE_DEVICES=2,3 is the machine's GPU 3 (or a UUID): the child
+    must be given that, not 1."""
+    opts = dispatch.Options(executor="local", gpus=(0, 1), runs_dir=tmp_path / "runs")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert dict(dispatch.make_job(GOOD[0], opts, 1).env)["CUDA_VISIBLE_DEVICES"] == "1"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,GPU-5f1c")
+    job = dispatch.make_job(GOOD[0], opts, 1)
+    assert dict(job.env)["CUDA_VISIBLE_DEVICES"] == "GPU-5f1c" and job.device == "cuda"
+    cpu = dispatch.make_job(GOOD[0], dispatch.Options(executor="local", device="cpu"), None)
+    assert dict(cpu.env)["CUDA_VISIBLE_DEVICES"] == "" and cpu.device == "cpu"
+    slurm = dispatch.make_job(GOOD[0], dispatch.Options(executor="slurm"), None)
+    assert "CUDA_VISIBLE_DEVICES" not in dict(slurm.env) and slurm.device == "cuda"  # SLURM sets it

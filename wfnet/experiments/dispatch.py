@@ -54,9 +54,10 @@ class PieceJob:
         return Path(self.job_dir) / "piece.log"
 
     def stamp(self, event: str, **extra: object) -> None:
-        """One line of ``stamps.jsonl`` (appended, flushed): what the progress line and the tests read."""
+        """One line of ``stamps.jsonl`` (appended): when the piece started and stopped, where, on which GPU."""
+        gpu = dict(self.env).get("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES"))
         line = {"event": event, "time": time.time(), "host": platform.node(), "pid": os.getpid(),
-                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"), **extra}
+                "cuda_visible_devices": gpu, **extra}
         with open(Path(self.job_dir) / "stamps.jsonl", "a") as fh:
             fh.write(json.dumps(line) + "\n")
 
@@ -342,10 +343,21 @@ def warm_cache(pieces: Sequence[Piece], opts: Options, log: Callable[[str], None
         log(f"[run-plan] data {name}: decoded cache ready ({time.perf_counter() - start:.0f} s)")
 
 
-def make_job(piece: Piece, opts: Options) -> PieceJob:
+def physical_gpu(index: int) -> str:
+    """What ``CUDA_VISIBLE_DEVICES`` must say for torch's GPU ``index`` here: this process's own
+    mask may renumber them (``2,3`` -> 0, 1) or name them by UUID."""
+    mask = [x.strip() for x in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if x.strip()]
+    return mask[index] if index < len(mask) else str(index)
+
+
+def make_job(piece: Piece, opts: Options, gpu: int | None = None) -> PieceJob:
+    """The job of one piece; local: the child sees only GPU ``gpu`` of the pool (none on a CPU run)."""
+    env = job_env(opts)
+    if opts.executor == "local":
+        env["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else physical_gpu(gpu)
     return PieceJob(piece, opts.piece_device(), str(opts.results_dir.absolute()),
-                    str(opts.jobs_dir / job_slug(piece)), opts.piece_timeout_s,
-                    tuple(sorted(job_env(opts).items())), opts.keep_runs)
+                    str(opts.jobs_dir / job_slug(piece)), opts.piece_timeout_s, tuple(sorted(env.items())),
+                    opts.keep_runs)
 
 
 @dataclass
@@ -410,7 +422,11 @@ def run_pool(todo: Sequence[Piece], opts: Options, tally: Tally, log: Callable[[
     for the piece writing its cell's original.json. (submitit's local executor would start all at once.)"""
     submitit = require_submitit()
     folder = submitit_folder(opts)
-    executor = submitit.DebugExecutor(folder) if opts.executor == "debug" else submitit.LocalExecutor(folder)
+    if opts.executor == "debug":
+        executor = submitit.DebugExecutor(folder)
+    else:  # the job's own process needs no GPU: its child gets one through CUDA_VISIBLE_DEVICES (make_job)
+        executor = submitit.LocalExecutor(folder)
+        executor.update_parameters(timeout_min=opts.time_min, gpus_per_node=0)
     free = (list(opts.gpus) if opts.gpus else [None] * opts.slots)[:opts.slots]
     queue, running = list(todo), []  # running: (job, PieceJob, gpu)
     unit = "s" if opts.piece_device() == "cpu" else "GPU-s"
@@ -426,10 +442,7 @@ def run_pool(todo: Sequence[Piece], opts: Options, tally: Tally, log: Callable[[
                 break
             queue.remove(ready)
             gpu = free.pop(0)
-            if opts.executor == "local":
-                executor.update_parameters(timeout_min=opts.time_min, gpus_per_node=0 if gpu is None else 1,
-                                           visible_gpus=() if gpu is None else (gpu,))
-            pjob = make_job(ready, opts)
+            pjob = make_job(ready, opts, gpu)
             Path(pjob.job_dir).mkdir(parents=True, exist_ok=True)
             running.append((executor.submit(pjob), pjob, gpu))
             tally.running += 1
@@ -532,12 +545,12 @@ def run_plan(pieces: Sequence[Piece], opts: Options, preset: str, dry_run: bool 
                         else ([p for p, _ in todo_states], []))
         log(describe([(p, s) for p, s in todo_states if p in first], later, opts, preset, len(pieces)))
         return 0
+    finish_retrained(pieces, opts, log)  # cells an earlier call completed (e.g. an array submitted with --no-wait)
     if not todo_states:
         log(f"[run-plan] nothing to submit: all {len(pieces)} pieces are done in {opts.results_dir}")
-        finish_retrained(pieces, opts, log)
         return 0
     todo = [p for p, _ in todo_states]
-    for line in estimate_lines(todo, [max(1, opts.slots)], gpu=opts.piece_device() != "cpu"):
+    for line in estimate_lines(todo, [opts.slots or len(todo)], gpu=opts.piece_device() != "cpu"):
         log(f"[run-plan] {line}")
     warm_cache(todo, opts, log)
     tally = Tally(total=len(todo))
