@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.wfnet-installed
 
-.PHONY: venv test test-fast book vendor experiments interactive-model onnx-page bench clean-book clean-interactive FORCE
+.PHONY: venv test test-fast book paper vendor experiments interactive-model onnx-page bench clean-book clean-interactive FORCE
 
 venv: $(STAMP)
 
@@ -16,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_PINS)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,book]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,book,cluster]'
 	touch $@
 
 test: venv
@@ -166,6 +166,20 @@ $(BOOK_STAMP): $(EXECUTED) $(BEYOND_STAMP) $(SEARCH) $(SEEDS_STAMP) $(IA_EVAL) $
 	$(shell find results -type f 2>/dev/null)
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going .
 	touch $@
+
+# --- paper scale on this machine's GPU(s): every unfinished piece of `wfnet plan`, then the book ------
+# The estimate first, then a confirmation (YES=1 skips it); a machine without a GPU is refused
+# unless ALLOW_SLOW=1. SEEDS="0 1 2" adds the optional seeds (mean +- std); GPUS=0,1 picks GPUs.
+SEEDS ?= 0
+PAPER_FLAGS = --preset paper --executor local --seeds $(SEEDS) $(if $(GPUS),--gpus $(GPUS)) \
+	$(if $(filter 1,$(ALLOW_SLOW)),--allow-slow)
+
+paper: venv
+	$(VENV)/bin/wfnet run-plan $(PAPER_FLAGS) --dry-run
+	@if [ "$(YES)" != 1 ]; then read -r -p "Run these pieces now? [y/N] " ok && [ "$$ok" = y ] || [ "$$ok" = Y ] \
+		|| { echo "not started (YES=1 skips this question)"; exit 1; }; fi
+	$(VENV)/bin/wfnet run-plan $(PAPER_FLAGS)
+	$(MAKE) book
 
 clean-book:
 	rm -rf _build $(EXEC) $(VENDOR) $(ONNX)

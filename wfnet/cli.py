@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, NoReturn, Sequence
 
 from .errors import WFNetError
 
-# Bad input exits 2 with one line, before any data is loaded or any model trained: every value of
-# every command (and of ``--set``) is checked first, and every output folder is checked writable
-# and not holding another kind of run.
+# Every value of every command (and of ``--set``) is checked first, and every output folder is
+# checked writable and not holding another kind of run.
 
 if TYPE_CHECKING:
     import torch
@@ -118,6 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="when no estimate fits any more, start the next piece anyway with the time left")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0, then 1 2 once seed 0 is done")
     _common(p)
+
+    p = sub.add_parser("run-plan", help="the whole plan on this machine's GPUs (local), a SLURM cluster (slurm) or "
+                                        "in-process (debug) through submitit; resumable from results/ alone")
+    p.add_argument("--preset", default="paper")
+    p.add_argument("--dataset", nargs="+", default=None)
+    p.add_argument("--backbone", nargs="+", default=None)
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the plan's (0, then 1 2)")
+    p.add_argument("--only", nargs="+", metavar="PATTERN", default=None,
+                   help="pieces whose id matches a shell pattern, e.g. 'paper/mnist/*/core*'")
+    p.add_argument("--executor", choices=("local", "slurm", "debug"), default="local",
+                   help="local: a pool of this machine's GPUs; slurm: one sbatch --array; debug: in-process, in turn")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="each job's scratch: RUNS/jobs/<piece>/")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (local: one GPU per piece)")
+    p.add_argument("--data-root", type=Path, default=None)
+    p.add_argument("--gpus", default=None, help="local: the GPUs to use, e.g. 0,1,2,3 (default: every visible one)")
+    p.add_argument("--max-parallel", type=int, default=None,
+                   help="local: pieces at once (at most one per GPU); slurm: the array's %%k")
+    p.add_argument("--time-min", type=int, default=None,
+                   help="a job's time limit in minutes; its piece stops 2 minutes before (default: twice the plan's "
+                        "piece limit plus that margin)")
+    p.add_argument("--partition", default=None, help="slurm")
+    p.add_argument("--account", default=None, help="slurm")
+    p.add_argument("--qos", default=None, help="slurm")
+    p.add_argument("--gpus-per-job", type=int, default=1, help="slurm (default 1; a piece uses one)")
+    p.add_argument("--cpus-per-job", type=int, default=None, help="slurm")
+    p.add_argument("--no-wait", action="store_true", help="slurm: submit the array and exit")
+    p.add_argument("--dry-run", action="store_true", help="print what would be submitted, submit nothing")
+    p.add_argument("--allow-slow", action="store_true", help="run a GPU-only preset (paper) on a CPU anyway")
+    p.add_argument("--keep-runs", action="store_true", help="keep a finished piece's checkpoints (default: removed)")
 
     p = sub.add_parser("collect", help="check a results bundle from a GPU call and unpack it into results/")
     p.add_argument("bundle", type=Path)
@@ -284,6 +313,32 @@ def cmd_next(args: argparse.Namespace) -> int:
     failed = [r.piece.id for r in ran if r.returncode != 0]
     print(f"ran {len(ran)} pieces ({len(failed)} failed: {failed}); bundle: {bundle}")
     return 1 if failed else 0
+
+
+def cmd_run_plan(args: argparse.Namespace) -> int:
+    from .experiments import dispatch
+    from .experiments.plan import plan
+
+    pieces = dispatch.select(plan(args.preset, args.dataset, args.backbone, **_seeds(args.seeds)), args.only)
+    opts = dispatch.Options(
+        executor=args.executor, device=args.device, results_dir=args.results, runs_dir=args.runs,
+        data_root=args.data_root, max_parallel=args.max_parallel, partition=args.partition, account=args.account,
+        qos=args.qos, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job, wait=not args.no_wait,
+        allow_slow=args.allow_slow, keep_runs=args.keep_runs,
+        **({} if args.time_min is None else {"time_min": args.time_min}))
+    dispatch.check(opts)
+    opts.gpus = dispatch.parse_gpus(args.gpus, args.device, args.executor)
+    dispatch.require_submitit()
+    _outputs(("--results", args.results), ("--runs", args.runs))
+    if opts.executor != "slurm" or opts.gpus_per_job == 0:  # the pieces run here, or on CPU-only jobs
+        import torch
+
+        device = opts.piece_device()
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        _refuse_slow(args.preset, torch.device(device), args.allow_slow,
+                     f"{len(pieces)} pieces, {sum(p.estimate_s for p in pieces) / 3600:.1f} GPU-hours on an H200 "
+                     "by wfnet plan's estimates")
+    return dispatch.run_plan(pieces, opts, args.preset, dry_run=args.dry_run, log=lambda line: print(line, flush=True))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -458,6 +513,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"datasets": cmd_datasets, "plan": cmd_plan, "collect": cmd_collect, "next": cmd_next,
+            "run-plan": cmd_run_plan,
             "train": cmd_train, "untrain": cmd_untrain, "evaluate": cmd_evaluate, "reproduce": cmd_reproduce,
             "beyond": cmd_beyond, "search-baselines": cmd_search_baselines, "ablate": cmd_ablate}
 

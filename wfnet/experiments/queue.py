@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from .bundle import changed_since, pack, snapshot
 from .plan import Piece, plan
@@ -31,14 +31,15 @@ class PieceRun:
 
 
 def run_piece(piece: Piece, device: str, results_dir: Path, runs_dir: Path, timeout_s: float,
-              log: Callable[[str], None]) -> tuple[int, float]:
+              log: Callable[[str], None], **popen: Any) -> tuple[int, float]:
     """One piece in a child process; (exit status, seconds). A piece over its time is stopped
-    (its finished result files stay: every write is atomic)."""
+    (its finished result files stay: every write is atomic). ``popen``: for ``subprocess.run``
+    (``wfnet run-plan``: the job's log file and environment)."""
     cmd = [sys.executable, "-m", "wfnet.cli", *piece.command(device, str(results_dir), str(runs_dir))]
     log(f"[piece] {piece.id}: estimate {piece.estimate_s:.0f} s, limit {timeout_s:.0f} s")
     start = time.perf_counter()
     try:
-        code = subprocess.run(cmd, timeout=timeout_s).returncode
+        code = subprocess.run(cmd, timeout=timeout_s, **popen).returncode
     except subprocess.TimeoutExpired:
         code = 124
     return code, time.perf_counter() - start
