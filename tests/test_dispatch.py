@@ -159,10 +159,13 @@ def test_paper_plan_dry_run_for_slurm_prints_the_whole_submission(tmp_path, caps
     code, out, _ = _run(capsys, "--dry-run", "--executor", "slurm", "--partition", "gpu",
                         "--results", str(tmp_path / "results"), "--runs", str(tmp_path / "runs"))
     assert code == 0
-    first = [p for p in plan("paper") if p.classes is None]  # the retrained ones wait for original.json
-    assert f"{len(first)} of 171 pieces to submit" in out and all(p.id in out for p in first)
+    pieces = plan("paper")  # the baselines wait for their cell's search, the retrained ones for original.json
+    first = [p for p in pieces if not dispatch.blockers(p, pieces, tmp_path / "results")]
+    assert "search" in {p.part for p in first} and not any("random_labels" in p.methods for p in first
+                                                          if p.part != "search")
+    assert f"{len(first)} of 147 pieces to submit" in out and all(p.id in out for p in first)
     assert f"#SBATCH --array=0-{len(first) - 1}%{len(first)}" in out and "#SBATCH --partition=gpu" in out
-    assert "171 pieces, 16.5 GPU-hours estimated" in out and not (tmp_path / "runs").exists()
+    assert "147 pieces, 15.2 GPU-hours estimated" in out and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -201,17 +204,30 @@ def test_paper_on_a_cpu_is_refused_unless_allowed(tmp_path, capsys):
     assert code == 2 and "--allow-slow" in err and "GPU-hours on an H200" in err
     code, out, _ = _run(capsys, "--preset", "paper", "--dry-run", "--allow-slow", "--seeds", "0",
                         "--runs", str(tmp_path / "runs"))
-    assert code == 0 and "57 pieces, 5.5 GPU-hours" in out
+    assert code == 0 and "57 pieces, 5.6 GPU-hours" in out
 
 
 def test_a_retrained_piece_waits_for_its_cells_original(tmp_path):
-    core, search, retrained = plan("smoke", ["mnist-5k"], ["resnet18"], seeds=(0,))
+    search, core, retrained = plan("smoke", ["mnist-5k"], ["resnet18"], seeds=(0,))
+    assert (search.part, core.part, retrained.classes is not None) == ("search", "core", True)
     assert dispatch.blockers(retrained, [core, search, retrained], tmp_path) == [core]
     assert dispatch.blockers(retrained, [search, retrained], tmp_path) == []  # nobody writes it: it trains its own
     path, key = next(o for o in core.outputs(tmp_path) if o[0].name == "original.json")
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"provenance": {"key": key}}))
     assert dispatch.blockers(retrained, [core, search, retrained], tmp_path) == []
+
+
+def test_a_piece_of_baselines_waits_for_its_cells_search(tmp_path):
+    """Issue 27: the core piece's baselines run with what the search chose, so it waits for the
+    search of its cell (seed 0's, for every seed), and nothing else does."""
+    search, core, retrained = plan("smoke", ["mnist-5k"], ["resnet18"], seeds=(0,))
+    extra = next(p for p in plan("smoke", ["mnist-5k"], ["resnet18"], seeds=(0, 1)) if p.seed == 1 and p.part == "core")
+    other = next(p for p in plan("paper", ["mnist"], ["resnet18"], seeds=(0,)) if p.part == "search")
+    assert dispatch.blockers(core, [search, core, retrained, other], tmp_path) == [search]
+    assert dispatch.blockers(extra, [search, extra], tmp_path) == [search]
+    assert dispatch.blockers(search, [search, core, retrained], tmp_path) == []
+    assert dispatch.blockers(core, [core, retrained], tmp_path) == []  # searched already (or never)
 
 
 def _class_file(results: Path, cls: int, key: str) -> None:

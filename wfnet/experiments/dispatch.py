@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import WFNetError
+from .baseline_search import SPACES, SearchSpace
 from .plan import PIECE_LIMIT_S, Piece
 
 EXECUTORS = ("local", "slurm", "debug")
@@ -233,14 +234,21 @@ def _reference(piece: Piece, method: str) -> Piece:
 
 
 def blockers(piece: Piece, unfinished: Sequence[Piece], results_dir: Path) -> list[Piece]:
-    """The unfinished pieces a retrained piece waits for: those writing its cell's original.json
-    (its relearn targets), unless that file is current. Without it the piece would train an
-    original model of its own just for the targets."""
-    if piece.classes is None or _reference(piece, "original").state(results_dir) == "done":
+    """The unfinished pieces ``piece`` waits for. A retrained piece: those writing its cell's
+    original.json (its relearn targets), unless that file is current; without it the piece would
+    train an original model of its own just for the targets. A piece running a baseline the search
+    tunes: its cell's search (any seed's pieces wait for seed 0's), whose choice it runs with; run
+    before it, its baselines would be stale once the search lands."""
+    cell = (piece.preset, piece.dataset, piece.backbone)
+    if piece.classes is None:
+        if piece.part == "search" or not set(piece.methods) & set(SPACES.get(piece.preset, SearchSpace({})).candidates):
+            return []
+        return [u for u in unfinished if u.part == "search" and (u.preset, u.dataset, u.backbone) == cell
+                and u is not piece]
+    if _reference(piece, "original").state(results_dir) == "done":
         return []
-    cell = (piece.preset, piece.dataset, piece.backbone, piece.seed)
     return [u for u in unfinished if "original" in u.methods
-            and (u.preset, u.dataset, u.backbone, u.seed) == cell and u is not piece]
+            and (u.preset, u.dataset, u.backbone, u.seed) == (*cell, piece.seed) and u is not piece]
 
 
 # -- estimates and the dry run -------------------------------------------------------------------------
@@ -304,9 +312,9 @@ def describe(todo: Sequence[tuple[Piece, str]], held: Sequence[Piece], opts: Opt
              "state in results/ and estimate (GPU s):"]
     lines += [f"  {p.id:48s} {s:8s} {p.estimate_s:5.0f}" for p, s in todo]
     if held:
-        lines.append(f"then, once the array has finished, a second array (the next call with --no-wait): {len(held)} "
-                     f"pieces waiting for their cell's original.json (written by a piece above) or over the array "
-                     f"limit: {', '.join(p.id for p in held[:3])}" + (", ..." if len(held) > 3 else ""))
+        lines.append(f"then, once the array has finished, further arrays (the next calls with --no-wait): {len(held)} "
+                     f"pieces waiting for their cell's baseline search or original.json (written by a piece above) "
+                     f"or over the array limit: {', '.join(p.id for p in held[:3])}" + (", ..." if len(held) > 3 else ""))
     pieces = [p for p, _ in todo]
     counts = [opts.slots] if opts.executor != "slurm" else [1, 4, 8] + ([opts.slots] if opts.slots else [])
     lines += estimate_lines([*pieces, *held], counts, gpu=opts.piece_device() != "cpu")
@@ -419,7 +427,8 @@ def finish(job: Any, pjob: PieceJob, tally: Tally, log: Callable[[str], None], u
 def run_pool(todo: Sequence[Piece], opts: Options, tally: Tally, log: Callable[[str], None]) -> None:
     """local and debug: at most ``opts.slots`` jobs at once, each on a free GPU of the pool
     (``CUDA_VISIBLE_DEVICES``), started in queue order as slots free up; a retrained piece waits
-    for the piece writing its cell's original.json. (submitit's local executor would start all at once.)"""
+    for the pieces it waits for (``blockers``: its cell's search, or the piece writing its cell's
+    original.json). (submitit's local executor would start all at once.)"""
     submitit = require_submitit()
     folder = submitit_folder(opts)
     if opts.executor == "debug":
@@ -470,8 +479,8 @@ def submit_array(todo: Sequence[Piece], opts: Options, preset: str, log: Callabl
 
 def slurm_round(pieces: Sequence[Piece], tried: set[str], results_dir: Path) -> tuple[list[Piece], list[Piece]]:
     """(what one array submits, what waits for a later one): unfinished pieces not yet tried in this
-    call, less the retrained pieces whose cell's original.json a piece of this array writes (an
-    array has no order), at most ``ARRAY_LIMIT``."""
+    call, less those waiting for a piece of this array (``blockers``: a cell's search, or the piece
+    writing a cell's original.json; an array has no order), at most ``ARRAY_LIMIT``."""
     todo = [p for p, _ in pending(pieces, results_dir) if p.id not in tried]
     ready = [p for p in todo if not blockers(p, todo, results_dir)]
     return ready[:ARRAY_LIMIT], [p for p in todo if p not in ready[:ARRAY_LIMIT]]
@@ -480,7 +489,8 @@ def slurm_round(pieces: Sequence[Piece], tried: set[str], results_dir: Path) -> 
 def run_slurm(pieces: Sequence[Piece], opts: Options, preset: str, tally: Tally,
               log: Callable[[str], None]) -> bool:
     """slurm: an array of what is ready; unless ``--no-wait``, the progress as its jobs finish,
-    then the next array for what waited (the retrained pieces, once original.json is there).
+    then the next array for what waited (the core pieces once their cell's search is there, the
+    retrained pieces once original.json is).
     False when it submitted and did not wait."""
     tried: set[str] = set()
     while True:
