@@ -35,7 +35,10 @@ report.show_html(report.status_html(results, "table1"))
 # keeps its paper rows only. `not run` = no result file for that cell; `–` = no value exists (the
 # paper prints "-", e.g. RT of the original model). ZRF is on the paper's scale for each dataset
 # (×100 for MNIST and CIFAR-10). Our MNIST runs use subsets of MNIST: see
-# [Deviations](../book/deviations.md).
+# [Deviations](../book/deviations.md). Below each table, every baseline row of ours (†) says which
+# configuration ran and where it was chosen: by the baseline search of its dataset x backbone on a
+# validation split (the [ablation page](ablation.ipynb) shows every candidate), or the defaults
+# when no search had run.
 
 # %% tags=["remove-input"]
 for paper_dataset in paper_values.PAPER_DATASETS:
@@ -43,6 +46,10 @@ for paper_dataset in paper_values.PAPER_DATASETS:
     report.show(f"## {paper_dataset}")
     report.show(" ".join(notes))
     report.show(report.view_styled(view, caption=report.table1_caption(paper_dataset)))
+    configs = report.baseline_configs(results, paper_dataset)
+    if len(configs):
+        report.show("The baselines' configurations (seed 0's result files) and where each was chosen:")
+        report.show(report.plain(configs, wrap=["configuration", "chosen by"]))
     sources = report.discover_sources(results, paper_dataset)
     runs = report.runs_table(results, sources)
     runs = runs[runs["method"].isin([label(m) for m in report.table_methods(results)])]

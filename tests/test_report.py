@@ -41,7 +41,8 @@ def write_fake_results(root: Path, preset: str = "smoke", dataset: str = "mnist-
                            "date": "2026-01-01T00:00:00+00:00", "wall_seconds": 12.5 + i,
                            "dataset": dataset, "train_size": 4000, "test_size": 1000,
                            "backbone": backbone, "width": 0.25, "seed": 0, "preset": preset,
-                           "seconds_per_class": 1.25},
+                           "seconds_per_class": 1.25, "config_key": f"{preset}-{method}",
+                           "data_fingerprint": "0123456789abcdef"},
         }
         if method == "wfnet":
             payload.update(insertion=0.71, deletion=0.08,
@@ -299,15 +300,58 @@ def test_tables_average_seeds_with_mean_and_sample_std(results: Path):
     for seed, shift in ((1, 2.0), (2, 4.0)):
         write_result(results, "smoke", "mnist-5k", "resnet18", "wfnet",
                      {**wf, "acc_r": 94.0 + shift, "acc_f": None if seed == 2 else 2.0,
-                      "insertion": 0.71 + shift / 100, "rt_failed": 0, "rt": 14.0 + shift}, seed=seed)
+                      "insertion": 0.71 + shift / 100, "rt_failed": 0, "rt": 14.0 + shift,
+                      "provenance": {**wf["provenance"], "seed": seed}}, seed=seed)
     view, _ = report.table1_view(results, "MNIST")
     label = "ours · smoke · mnist-5k · mean ± std of 3 seeds"
     # acc_r 94, 96, 98: mean 96, sample std 2; acc_f missing for seed 2; seed 0 failed one class
     assert view.loc[("ResNet-18", "WF-Net", label)].tolist() == ["96.0 ± 2.0", "not run", "44.0 ± 0.0", "14.0 (4) (seed 0)"]
     assert view.loc[("ResNet-18", "Original Model", "ours · smoke · mnist-5k")].tolist()[0] == "90.0"
-    assert report.table2(results, "MNIST").loc["ResNet-18", ("Ins ↑", "ours · smoke · mnist-5k")] == "0.73 ± 0.02"
+    # the tables whose row labels do not count the seeds say it beside each mean
+    assert report.table2(results, "MNIST").loc["ResNet-18", ("Ins ↑", "ours · smoke · mnist-5k")] == "0.73 ± 0.02 (3 seeds)"
     wide = report.table1(results, "MNIST", [("smoke", "mnist-5k")])
-    assert wide.loc[("ResNet-18", "WF-Net"), ("Acc_r ↑ (%)", "ours · smoke · mnist-5k")] == "96.0 ± 2.0"
+    assert wide.loc[("ResNet-18", "WF-Net"), ("Acc_r ↑ (%)", "ours · smoke · mnist-5k")] == "96.0 ± 2.0 (3 seeds)"
+    assert wide.loc[("ResNet-18", "Original Model"), ("Acc_r ↑ (%)", "ours · smoke · mnist-5k")] == "90.0"
+
+
+def _seed_copy(results: Path, method: str, seed: int, **changes) -> None:
+    blob = json.loads((results / "smoke" / "mnist-5k" / "resnet18" / f"{method}.json").read_text())
+    prov = {**blob["provenance"], "seed": seed, **changes.pop("provenance", {})}
+    write_result(results, "smoke", "mnist-5k", "resnet18", method, {**blob, **changes, "provenance": prov}, seed=seed)
+
+
+def test_a_seed_of_another_configuration_is_left_out_of_the_mean_with_a_note(results: Path):
+    """Issue 27: seeds are averaged only when they ran the same configuration (config key: every
+    config, the method's code version, the attack) on the same data; the others are named."""
+    from wfnet.experiments.results import seed_results
+
+    _seed_copy(results, "wfnet", 1, acc_r=96.0)
+    _seed_copy(results, "wfnet", 2, acc_r=50.0, provenance={"config_key": "another"})
+    _seed_copy(results, "wfnet", 3, acc_r=51.0, provenance={"data_fingerprint": "fedcba9876543210"})
+    _seed_copy(results, "wfnet", 4, acc_r=52.0, provenance={"config_key": None})
+    notes: list[str] = []
+    kept = seed_results(results, "smoke", "mnist-5k", "resnet18", "wfnet", notes)
+    assert [r["provenance"]["seed"] for r in kept] == [0, 1]
+    assert len(notes) == 3 and all(f"seed {s} left out" in n for s, n in zip((2, 3, 4), notes))
+    assert "another configuration" in notes[0] and "other data" in notes[1] and "no configuration key" in notes[2]
+    view, view_notes = report.table1_view(results, "MNIST")
+    label = "ours · smoke · mnist-5k · mean ± std of 2 seeds"
+    assert view.loc[("ResNet-18", "WF-Net", label)].tolist()[0] == "95.0 ± 1.4"  # 94 and 96 only
+    assert any("seed 2 left out" in n for n in view_notes)
+
+
+def test_the_rt_of_a_failed_relearn_is_seed_0s_and_says_which_seed_it_is(results: Path):
+    """A failed class makes RT a bound that is not averaged: seed 0's is shown, labelled so; when
+    seed 0 has no result, the seed shown is named, never called seed 0."""
+    _seed_copy(results, "wfnet", 1, rt=20.0, rt_failed=2)
+    _seed_copy(results, "wfnet", 2, rt=30.0, rt_failed=3)
+    view, _ = report.table1_view(results, "MNIST")
+    assert view.loc[("ResNet-18", "WF-Net", "ours · smoke · mnist-5k · mean ± std of 3 seeds")].tolist()[3] == (
+        "14.0 (4) (seed 0)")
+    (results / "smoke" / "mnist-5k" / "resnet18" / "wfnet.json").unlink()
+    view, _ = report.table1_view(results, "MNIST")
+    assert view.loc[("ResNet-18", "WF-Net", "ours · smoke · mnist-5k · mean ± std of 2 seeds")].tolist()[3] == (
+        "20.0 (2) (seed 1)")
 
 
 def test_table1_view_never_labels_a_dataset_with_a_preset_that_did_not_run_there(results: Path):
@@ -406,3 +450,28 @@ def test_figure_html_is_numbered_and_captioned(results: Path):
     html = report.figure_html(fig, "S1", "Top-10 gates per class.")
     assert html.startswith('<figure class="wf-figure"') and "data:image/png;base64," in html
     assert "<figcaption" in html and "<b>Figure S1.</b> Top-10 gates per class." in html
+
+
+def test_each_baseline_row_says_which_configuration_ran_and_where_it_was_chosen(results: Path):
+    """Issue 27: Table 1's and the ablation page's note on the baselines, from each result's
+    provenance (``method_config``, ``config_source``)."""
+    for method, cfg, source in (
+            ("random_labels", {"epochs": 1, "batch_size": 64, "lr": 0.01, "retain_ratio": 1.0, "clip_grad_norm": 5.0,
+                               "seed": 0}, "search:0123456789abcdef"),
+            ("negative_gradients", {"epochs": 1, "batch_size": 64, "lr": 0.001, "retain_ratio": 1.0,
+                                    "clip_grad_norm": 5.0, "seed": 0}, "preset default")):
+        _seed_copy(results, method, 0, provenance={"method_config": cfg, "config_source": source})
+    table = report.baseline_configs(results, "MNIST")
+    assert table.to_dict("records") == [
+        {"run": "smoke · mnist-5k · ResNet-18", "method": "Random Labels",
+         "configuration": "lr 0.01, 1 epoch, retain ratio 1, clip 5",
+         "chosen by": "chosen by the cell's baseline search on a validation split (search 0123456789abcdef)"},
+        {"run": "smoke · mnist-5k · ResNet-18", "method": "Negative Gradients",
+         "configuration": "lr 0.001, 1 epoch, clip 5", "chosen by": "preset default (no search of this cell)"}]
+    assert report.baseline_configs(results, "CIFAR-10").empty
+    from wfnet.report.tuning import config_text
+
+    assert config_text("ssd", {"alpha": 3.0, "dampening": 1.0, "batch_size": 64}) == "alpha 3, lambda 1, batch 64"
+    assert config_text("salun", {"saliency_fraction": 0.5, "saliency_batch_size": 256, "finetune": {
+        "epochs": 2, "lr": 0.003, "retain_ratio": 1.0, "clip_grad_norm": None}}) == (
+        "sparsity 0.5, lr 0.003, 2 epochs, retain ratio 1, clip none")

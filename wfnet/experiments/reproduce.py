@@ -91,6 +91,11 @@ class Run:
     def method_key(self, method: str) -> str:
         return self.preset.key(self.data.name, self.backbone, self.seed, method)
 
+    def config_key(self, method: str) -> str:
+        """The key of this method's configuration at seed 0: equal for every seed of one
+        configuration (``results.seed_results`` averages only those)."""
+        return self.preset.key(self.data.name, self.backbone, 0, method)
+
     def factory(self) -> torch.nn.Module:
         torch.manual_seed(self.seed)  # the initialisation is part of the seeded run
         return create_backbone(self.backbone, self.data.num_classes, self.data.in_chans,
@@ -204,6 +209,7 @@ def run_original(run: Run) -> dict[str, Any]:
     return {**scores, "rt": None, "rt_failed": None, "test_acc": meta["test_acc"],
             "provenance": run.base_provenance(
                 time.perf_counter() - start + meta["wall_seconds"], key=run.method_key("original"),
+                config_key=run.config_key("original"),
                 train_wall_seconds=meta["wall_seconds"],
                 train_images_per_second=meta["train_images_per_second"],
                 train_config=run.preset.train_config(run.data.name, run.backbone, run.seed).as_dict())}
@@ -283,7 +289,8 @@ def run_single_class(run: Run, method: str, classes: list[int] | None = None) ->
     return {**scores, "per_class": [{k: v for k, v in p.items() if k not in ("key", "provenance")} for p in per_class],
             "rt": rt, "rt_failed": failed,
             "provenance": run.base_provenance(
-                sum(p["wall_seconds"] for p in per_class), key=run.method_key(method), method_config=config,
+                sum(p["wall_seconds"] for p in per_class), key=run.method_key(method),
+                config_key=run.config_key(method), method_config=config,
                 **source, mia_config=run.mia.as_dict(),
                 relearn_config=run.preset.relearn_config(run.backbone, run.seed).as_dict(),
                 unlearn_wall_seconds_total=sum(unlearn), unlearn_wall_seconds_per_class=unlearn,
@@ -340,7 +347,7 @@ def run_wfnet(run: Run) -> dict[str, Any]:
             "_relationships": rel,
             "provenance": run.base_provenance(
                 time.perf_counter() - start + meta["wall_seconds"], key=run.method_key("wfnet"),
-                method_config=meta["untrain_config"],
+                config_key=run.config_key("wfnet"), method_config=meta["untrain_config"],
                 relearn_config=rcfg.as_dict(), unlearn_wall_seconds_total=meta["wall_seconds"],
                 wf_layers=len(model.layer_names))}
 

@@ -110,11 +110,49 @@ def seeds_present(root: Path, preset: str, dataset: str, backbone: str) -> list[
     return [0, *(s for s in extra if s > 0)]
 
 
-def seed_results(root: Path, preset: str, dataset: str, backbone: str, method: str) -> list[dict[str, Any]]:
-    """One method's result of every seed that has one (seed 0 first): what a table averages."""
-    found = (read_result(root, preset, dataset, backbone, method, seed)
-             for seed in seeds_present(root, preset, dataset, backbone))
-    return [res for res in found if res is not None]
+def result_seed(res: dict[str, Any]) -> int | None:
+    """The seed a result records (``provenance.seed``)."""
+    seed = (res.get("provenance") or {}).get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def _same_run(res: dict[str, Any]) -> tuple[object, object]:
+    """What seeds of one configuration share: the key of their configuration at seed 0
+    (``provenance.config_key``: every config, the method's code version, the attack) and the data."""
+    prov = res.get("provenance") or {}
+    return prov.get("config_key"), prov.get("data_fingerprint")
+
+
+def seed_results(root: Path, preset: str, dataset: str, backbone: str, method: str,
+                 notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """One method's result of every seed that has one and ran the same configuration on the same
+    data as the first (seed 0 first): what a table averages. A seed whose configuration differs
+    (another config, code version or attack: ``provenance.config_key``) or whose data differs, or
+    that cannot be checked (a file without ``config_key`` beside other seeds), is left out, with a
+    sentence appended to ``notes``."""
+    found = [(seed, read_result(root, preset, dataset, backbone, method, seed))
+             for seed in seeds_present(root, preset, dataset, backbone)]
+    found = [(seed, res) for seed, res in found if res is not None]
+    if len(found) <= 1:
+        return [res for _, res in found]
+    first_seed, first = found[0]
+    want = _same_run(first)
+    kept = [first]
+    for seed, res in found[1:]:
+        got = _same_run(res)
+        if want[0] is None or got[0] is None:
+            why = "records no configuration key to check it against" if got[0] is None else (
+                f"cannot be checked against seed {first_seed}'s, which records no configuration key")
+        elif got[0] != want[0]:
+            why = f"ran another configuration (key {got[0]}, seed {first_seed}'s {want[0]})"
+        elif got[1] != want[1]:
+            why = f"ran on other data (fingerprint {got[1]}, seed {first_seed}'s {want[1]})"
+        else:
+            kept.append(res)
+            continue
+        if notes is not None:
+            notes.append(f"{preset} · {dataset} · {backbone} · {method}: seed {seed} left out of the mean, it {why}.")
+    return kept
 
 
 def iter_results(root: Path) -> Iterator[dict[str, Any]]:

@@ -6,5 +6,6 @@ from .. import paper_values  # noqa: F401  (the paper's own numbers, for the pag
 from . import widgets  # noqa: F401
 from .tables import *  # noqa: F401,F403
 from .tables import __all__ as _tables_all
+from .tuning import baseline_configs, source_text  # noqa: F401
 
-__all__ = ["paper_values", "widgets", *_tables_all]
+__all__ = ["paper_values", "widgets", *_tables_all, "baseline_configs", "source_text"]

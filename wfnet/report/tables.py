@@ -28,10 +28,12 @@ from ..experiments.results import (
     iter_results,
     read_result,
     result_path,
+    result_seed,
     retrained_class_path,
     seed_results,
 )
 from ..methods import METHODS, label, method_names
+from .tuning import config_text as _baseline_config_text
 
 NOT_RUN = "not run"
 NOT_REPORTED = "–"  # the paper prints "-": no value exists (e.g. RT of the original model)
@@ -65,9 +67,10 @@ def _num(value: Any, digits: int, scale: float = 1.0) -> str:
     return f"{float(value) * scale:.{digits}f}"
 
 
-def _mean_std(values: Sequence[Any], digits: int, scale: float = 1.0) -> str:
+def _mean_std(values: Sequence[Any], digits: int, scale: float = 1.0, count: bool = False) -> str:
     """Mean ± sample std over seeds; ``not run`` unless every seed has the value, so a
-    mean is never taken over fewer seeds than the row says."""
+    mean is never taken over fewer seeds than the row says. ``count``: the number of seeds
+    follows a mean (for tables whose row labels do not say it)."""
     if not values or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
         return NOT_RUN
     if len(values) == 1:
@@ -75,7 +78,7 @@ def _mean_std(values: Sequence[Any], digits: int, scale: float = 1.0) -> str:
     xs = [float(v) * scale for v in values]
     mean = sum(xs) / len(xs)
     std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" + (f" ({len(xs)} seeds)" if count else "")
 
 
 def seeds_label(label_: str, n: int) -> str:
@@ -206,7 +209,7 @@ def table1(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
             for src in sources:
                 runs = seed_results(results_dir, src[0], src[1], backbone, method)
                 partial = partial_retrained(results_dir, src[0], src[1], backbone) if method == "retrained" else 0
-                values = _our_row(runs, method, partial, scale, zd)
+                values = _our_row(runs, method, partial, scale, zd, count=True)
                 row.update({(m, source_label(src)): v for m, v in zip(metrics, values)})
             rows.append(row)
             index.append((_label(backbone), label(method)))
@@ -221,22 +224,25 @@ TABLE1_VIEW_COLUMNS = ("Acc_r ↑", "Acc_f ↓", "ZRF ↑", "RT ↑")
 MEASURED = "measured"  # pseudo-preset of the README's full-width CPU runs (results/measured/)
 
 
-def _our_row(runs: Sequence[dict[str, Any]], method: str, partial: int, scale: float, zd: int) -> list[str]:
-    """Acc_r, Acc_f, ZRF, RT of one result, or mean ± std over the results of several seeds."""
+def _our_row(runs: Sequence[dict[str, Any]], method: str, partial: int, scale: float, zd: int,
+             count: bool = False) -> list[str]:
+    """Acc_r, Acc_f, ZRF, RT of one result, or mean ± std over the results of several seeds
+    (``count``: with their number after each mean)."""
     if not runs and partial:
         return [f"{partial} of 10 classes", "(partial)", "(partial)", "(partial)"]  # never a mean of fewer
     if not runs:
         return [NOT_RUN] * 4
-    res = runs[0]
     if method == "original":
         rt = NOT_REPORTED
     elif len(runs) > 1 and not any(r.get("rt_failed") for r in runs):
-        rt = _mean_std([r.get("rt") for r in runs], 1)
+        rt = _mean_std([r.get("rt") for r in runs], 1, count=count)
     else:  # a failed class makes RT a bound, not a number to average: seed 0's, as printed
+        res = next((r for r in runs if result_seed(r) == 0), runs[0])  # the lowest seed when 0 has none
         rt = NOT_RUN if res.get("rt") is None and res.get("rt_failed") is None else result_rt(res)
-        rt = rt if len(runs) == 1 else f"{rt} (seed 0)"
-    return [_mean_std([r.get("acc_r") for r in runs], 1), _mean_std([r.get("acc_f") for r in runs], 2),
-            _mean_std([r.get("zrf") for r in runs], zd, scale), rt]
+        rt = rt if len(runs) == 1 else f"{rt} (seed {result_seed(res)})"
+    return [_mean_std([r.get("acc_r") for r in runs], 1, count=count),
+            _mean_std([r.get("acc_f") for r in runs], 2, count=count),
+            _mean_std([r.get("zrf") for r in runs], zd, scale, count=count), rt]
 
 
 def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smoke") -> tuple[pd.DataFrame, list[str]]:
@@ -250,7 +256,7 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
     scale, zd = zrf_digits(paper_dataset)
     sources = discover_sources(results_dir, paper_dataset)
     measured = measured_table1(results_dir, paper_dataset)
-    rows, index, without = [], [], []
+    rows, index, without, left_out = [], [], [], []
     shown = table_methods(results_dir)
     for backbone in _backbones(results_dir, sources, None):
         ours = [s for s in sources if any(read_result(results_dir, s[0], s[1], backbone, m) is not None
@@ -268,7 +274,7 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
                              _paper_num(cell.zrf, zd), cell.rt or NOT_REPORTED])
                 index.append((_label(backbone), label(method), PAPER))
             for src in ours:
-                runs = seed_results(results_dir, src[0], src[1], backbone, method)
+                runs = seed_results(results_dir, src[0], src[1], backbone, method, left_out)
                 partial = partial_retrained(results_dir, src[0], src[1], backbone) if method == "retrained" else 0
                 rows.append(_our_row(runs, method, partial, scale, zd))
                 index.append((_label(backbone), label(method), seeds_label(source_label(src), len(runs))))
@@ -281,6 +287,7 @@ def table1_view(results_dir: Path | str, paper_dataset: str, preset: str = "smok
         notes.append(f"No run of ours for {', '.join(without)} on {paper_dataset}: paper rows only.")
     if not sources and not measured:
         notes.append(f"No result of ours for {paper_dataset} yet: every row is the paper's.")
+    notes += left_out
     idx = pd.MultiIndex.from_tuples(index, names=["backbone", "method", "source"])
     return pd.DataFrame(rows, index=idx, columns=list(TABLE1_VIEW_COLUMNS)), notes
 
@@ -539,8 +546,8 @@ def table2(results_dir: Path | str, paper_dataset: str | None, sources: Sequence
             row[(metrics[1], PAPER)] = NOT_REPORTED if cell is None else f"{cell[1]:.2f}"
         for src in sources:
             runs = seed_results(results_dir, src[0], src[1], backbone, "wfnet")
-            row[(metrics[0], source_label(src))] = _mean_std([r.get("insertion") for r in runs], 2)
-            row[(metrics[1], source_label(src))] = _mean_std([r.get("deletion") for r in runs], 2)
+            row[(metrics[0], source_label(src))] = _mean_std([r.get("insertion") for r in runs], 2, count=True)
+            row[(metrics[1], source_label(src))] = _mean_std([r.get("deletion") for r in runs], 2, count=True)
         rows.append(row)
         index.append(_label(backbone))
     columns = pd.MultiIndex.from_tuples([(m, c) for m in metrics for c in cols], names=["metric", "source"])
@@ -566,7 +573,7 @@ def _cost(prov: dict[str, Any]) -> str:
     """Per-method cost fields other than the common ones, as 'key=value' pairs."""
     skip = {"git_commit", "device", "torch", "date", "wall_seconds", "dataset", "train_size",
             "test_size", "backbone", "width", "seed", "preset", "data_source", "train_config",
-            "untrain_config", "checkpoint", "key", "run_key", "data_fingerprint"}
+            "untrain_config", "checkpoint", "key", "run_key", "data_fingerprint", "config_key", "config_source"}
     parts = []
     for k, v in sorted(prov.items()):
         if k in skip or isinstance(v, dict):
@@ -800,7 +807,8 @@ def _choice(ucfg: dict[str, Any], key: str) -> str:
 FORGET_TERMS_SHORT = {
     # what each forget term computes, in words: the names are the registry's (wfnet.methods.loss)
     "reciprocal_mean": "1 / mean CE of the forget half",
-    "reciprocal_per_sample": "mean of 1 / CE per sample (Eq. 3 as written)",
+    "reciprocal_per_sample": "mean of 1 / max(CE, floor) per sample (no gradient below the floor)",
+    "reciprocal_per_sample_offset": "mean of 1 / (CE + floor) per sample (Eq. 3 as written)",
     "class_mean_reciprocal": "mean over classes of 1 / CE_c",
     "class_mean_reciprocal_capped": "mean over classes of 1 / min(CE_c, cap)",
 }
@@ -808,7 +816,8 @@ FORGET_TERMS_SHORT = {
 
 def _forget_short(ucfg: dict[str, Any]) -> str:
     term = str(ucfg.get("forget_term", "?"))
-    return {"reciprocal_mean": "1/mean CE", "reciprocal_per_sample": "mean 1/CE",
+    return {"reciprocal_mean": "1/mean CE", "reciprocal_per_sample": "mean 1/max(CE, floor)",
+            "reciprocal_per_sample_offset": "mean 1/(CE + floor)",
             "class_mean_reciprocal": "per class", "class_mean_reciprocal_capped": "per class, capped"}.get(term, term)
 
 
@@ -882,10 +891,6 @@ def ablation_views(results_dir: Path | str) -> list[tuple[str, pd.DataFrame, pd.
     return out
 
 
-def _config_text(cfg: dict[str, Any], fields: Sequence[str] = ("lr", "epochs", "retain_ratio", "clip_grad_norm")) -> str:
-    return ", ".join(f"{f} {cfg[f]:g}" if isinstance(cfg.get(f), float) else f"{f} {cfg.get(f)}" for f in fields)
-
-
 def baseline_search_table(results_dir: Path | str) -> pd.DataFrame:
     """Every candidate of every baseline search (``wfnet search-baselines``), its validation
     scores, and which one the rule chose; read from ``results/*/*/*/baseline_search.json``."""
@@ -897,12 +902,14 @@ def baseline_search_table(results_dir: Path | str) -> pd.DataFrame:
             for cand in t.get("candidates", []):
                 rows.append({
                     "run": f"{res.get('preset')} · {res.get('dataset')} · {_label(str(res.get('backbone')))}",
-                    "method": label(method), "candidate": _config_text(cand["config"]),
+                    "method": label(method), "candidate": _baseline_config_text(method, cand["config"]),
                     "val Acc_r": _num(cand.get("acc_r"), 1), "val Acc_f": _num(cand.get("acc_f"), 1),
                     "chosen": "✓" if cand["config"] == t.get("chosen") else "",
                     "paper Acc_r / Acc_f": f"{_paper_num(t.get('paper_acc_r'), 1)} / {_paper_num(t.get('paper_acc_f'), 1)}",
+                    "bar (val Acc_f ≤)": _num(t.get("bar_acc_f"), 1),
                     "images fit / val": f"{prov.get('fit_size', '?')} / {prov.get('val_size', '?')}",
                     "device": prov.get("device", "?"), "git commit": _short_commit(str(prov.get("git_commit", "?"))),
+                    "search key": res.get("key", "?"), "wall (s)": _num(prov.get("wall_seconds"), 0),
                 })
     return pd.DataFrame(rows)
 
@@ -915,10 +922,15 @@ def baseline_search_views(results_dir: Path | str) -> list[tuple[str, pd.DataFra
         return out
     for run, rows in table.groupby("run", sort=False):
         first = rows.iloc[0]
-        view = rows[["method", "candidate", "val Acc_r", "val Acc_f", "chosen", "paper Acc_r / Acc_f"]].copy()
+        view = rows[["method", "candidate", "val Acc_r", "val Acc_f", "chosen", "bar (val Acc_f ≤)"]].copy()
         view["method"] = view["method"].map(lambda m: str(m).replace(" †", ""))
-        note = (f"Fit / validation images: {first['images fit / val']}; device {first['device']}; "
-                f"commit {first['git commit']}.")
+        paper = "; ".join(f"{m.replace(' †', '')} {v}" for m, v in
+                          rows.drop_duplicates("method")[["method", "paper Acc_r / Acc_f"]].itertuples(index=False)
+                          if v != f"{NOT_REPORTED} / {NOT_REPORTED}")
+        note = (f"Search {first['search key']}: fit / validation images {first['images fit / val']}; device "
+                f"{first['device']}; {first['wall (s)']} s; commit {first['git commit']}. The bar is the paper's "
+                f"Acc_f for the cell + 1 point (paper Acc_r / Acc_f: {paper or 'none'}), and the retrained model's "
+                "0 + 1 for SSD and SalUn, which the paper does not have.")
         out.append((str(run), view.reset_index(drop=True), note))
     return out
 
