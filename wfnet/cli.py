@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     _cell(p)
     p.add_argument("--runs", type=Path, default=Path("runs"), help="cache shared with wfnet reproduce")
 
-    p = sub.add_parser("search-baselines", help="choose random labels' / negative gradients' hyper-parameters "
-                                                "on a validation split of the training set")
+    p = sub.add_parser("search-baselines", help="choose the single-class baselines' hyper-parameters (random labels, "
+                                                "negative gradients, SSD, SalUn) on a validation split of the "
+                                                "training set; the cell's runs then use them")
     _cell(p)
 
     p = sub.add_parser("plan", help="the paper-scale queue: every piece of GPU work, its estimate and state")
