@@ -37,7 +37,7 @@ report.show_html(report.status_html(results, "table1"))
 # (×100 for MNIST and CIFAR-10). Our MNIST runs use subsets of MNIST: see
 # [Deviations](../book/deviations.md). Below each table, every baseline row of ours (†) says which
 # configuration ran and where it was chosen: by the baseline search of its dataset x backbone on a
-# validation split (the [ablation page](ablation.ipynb) shows every candidate), or the defaults
+# validation split (the {doc}`ablation page <ablation>` shows every candidate), or the defaults
 # when no search had run.
 
 # %% tags=["remove-input"]
