@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="Acc_r, Acc_f and ZRF of a checkpoint")
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--sets", choices=("pairs",), default=None,
+                   help="a WF checkpoint: also forget every pair and 100 random triples of classes at once "
+                        "(product and min), written to OUT/sets.json")
     _common(p)
 
     p = sub.add_parser("reproduce", help="every method and metric of Tables 1-2 for one dataset x backbone")
@@ -396,8 +399,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     _outputs(("--out", args.out))
     check_output_folder(args.out, "evaluate")
-    m = evaluate_checkpoint(checkpoint=args.checkpoint, out=args.out, device=_device(args), data_root=args.data_root)
+    m = evaluate_checkpoint(checkpoint=args.checkpoint, out=args.out, device=_device(args), data_root=args.data_root,
+                            sets=args.sets)
     print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
+    for size, row in (m.get("sets") or {}).items():
+        print(f"sets of {size}: " + "; ".join(f"{c}: {row[c]['n_forgotten']} of {row['n_sets']} forgotten"
+                                              for c in ("product", "min") if c in row))
     return 0
 
 

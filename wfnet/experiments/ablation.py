@@ -15,6 +15,7 @@ from ..checkpoint import Loaded, load, load_cached, save_original
 from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..evaluation.metrics import evaluate_wf, random_reference
+from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import atomic_write_json, read_cached_json, sha256_file
 from ..methods.untrain import untrain, untrain_defaults
 from ..provenance import provenance, resolve_device
@@ -62,7 +63,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "capped_cap3_clip0.1_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.1, "clip_scope": "per_row"},
     "capped_cap3_clip0.03_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
     "capped_cap2.5_clip0.03_per_row": {**_CAPPED, "ce_cap": 2.5, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
+    # beyond the paper: set-aware untraining, a share p of the samples trained on random class sets;
+    # these variants also forget every pair and 100 random triples (``wfnet.evaluation.multiforget``)
+    "sets_p0": {"set_prob": 0.0},
+    "sets_p0.25": {"set_prob": 0.25},
+    "sets_p0.5": {"set_prob": 0.5},
 }
+MEASURES_SETS = frozenset(name for name, changes in VARIANTS.items() if "set_prob" in changes)
 
 
 # The configurations of the files committed before paths named their configuration: those keep
@@ -204,8 +211,10 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     for name in names:
         cfg = cfgs[name]
         path = base.out_dir / f"{name}.json"
+        sets_cfg = MultiForgetConfig() if name in MEASURES_SETS else None
         vkey = content_key({"original": base.key, "untrain": cfg.as_dict(), "data": fingerprint,
-                            "method_version": METHOD_VERSION})
+                            "method_version": METHOD_VERSION,
+                            **({"sets": sets_cfg.as_dict()} if sets_cfg else {})})
         if existing[name] is not None and existing[name].get("key") == vkey:  # type: ignore[union-attr]
             results[name] = existing[name]  # type: ignore[assignment]
             continue
@@ -217,6 +226,7 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
             "acc_f": scores.acc_f, "zrf": scores.zrf, "original_test_acc": original.meta.get("test_acc"),
             "stopped": wf.stopped, "steps": wf.steps,
             "per_class": [c.__dict__ for c in scores.per_class],
+            **({"sets": evaluate_multiforget(wf.model, data, dev, sets_cfg)} if sets_cfg else {}),
             "provenance": provenance(dev, time.perf_counter() - start, dataset=base.dataset,
                                      train_size=len(data.train), test_size=len(data.test),
                                      data_source=data.source, data_fingerprint=fingerprint,

@@ -16,11 +16,12 @@ from ..checkpoint import load, save_original, save_wf
 from ..data import ImageDataset, ImageTensors, load_dataset
 from ..errors import WFNetError
 from ..evaluation.metrics import evaluate_original, evaluate_wf, random_reference
+from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import atomic_write_json, read_json_object
 from ..methods.untrain import UntrainConfig, untrain
 from ..provenance import provenance
 from ..train import TrainConfig, train_model
-from ..wrap import wrap
+from ..wrap import WFModel, wrap
 from .results import with_null_reasons
 
 # Each reads its inputs from disk, writes a checkpoint and/or ``metrics.json`` atomically with
@@ -172,11 +173,18 @@ def untrain_checkpoint(checkpoint: Path, out: Path, cfg: UntrainConfig, device: 
     return write_metrics(out, metrics)
 
 
+SETS_FILE = "sets.json"  # ``evaluate --sets pairs``: every pair and sampled triples forgotten at once
+
+
 def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
-                        data_root: Path | None = None) -> dict[str, Any]:
-    """Acc_r, Acc_f, ZRF (mean and per class) of an original or WF checkpoint."""
+                        data_root: Path | None = None, sets: str | None = None) -> dict[str, Any]:
+    """Acc_r, Acc_f, ZRF (mean and per class) of an original or WF checkpoint; with ``sets="pairs"``
+    (a WF checkpoint) also every pair and 100 random triples of classes forgotten at once, in
+    ``out/sets.json`` (its summary in ``metrics.json``)."""
     check_output_folder(out, "evaluate")
     loaded = load(checkpoint)
+    if sets is not None and loaded.kind != "wf":
+        raise WFNetError(f"--sets needs a WF checkpoint (wf.pt); {checkpoint} is an original model")
     data = load_dataset(loaded.dataset, data_root)
     start = time.perf_counter()
     random_model = random_reference(lambda: build(loaded.spec), RANDOM_REFERENCE_SEED)
@@ -191,4 +199,19 @@ def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
                                  width=loaded.spec.width, checkpoint=str(checkpoint),
                                  **dataset_fields(data)),
     }
+    if sets is not None:
+        metrics["sets"] = evaluate_sets(model, data, device, checkpoint, Path(out) / SETS_FILE)["summary"]
     return write_metrics(out, metrics)
+
+
+def evaluate_sets(model: WFModel, data: ImageDataset, device: torch.device, checkpoint: Path,
+                  path: Path) -> dict[str, Any]:
+    """Every pair and 100 random triples forgotten at once (``MultiForgetConfig``'s defaults),
+    written to ``path`` with its provenance."""
+    start = time.perf_counter()
+    cfg = MultiForgetConfig()
+    payload = evaluate_multiforget(model.eval(), data, device, cfg)
+    payload["provenance"] = provenance(device, time.perf_counter() - start, checkpoint=str(checkpoint),
+                                       multiforget_config=cfg.as_dict(), **dataset_fields(data))
+    atomic_write_json(path, with_null_reasons(payload))
+    return payload

@@ -55,6 +55,9 @@ class UntrainConfig:
     evals_per_epoch: int = 5          # validation-loss evaluations per epoch
     val_fraction: float = 0.1         # share of the training set held out for early stopping
     max_val_batches: int = 4          # validation loss is estimated on this many batches
+    set_prob: float = 0.0             # beyond the paper: share of samples that see a random class set
+                                      # (product of its rows' gates) instead of one row; 0 = the paper
+    set_max_size: int = 3             # the largest such set
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -77,6 +80,8 @@ class UntrainConfig:
         c.integer("evals_per_epoch", self.evals_per_epoch, 1)
         c.number("val_fraction", self.val_fraction, low=0.0, low_open=True, high=0.5)
         c.integer("max_val_batches", self.max_val_batches, 1)
+        c.number("set_prob", self.set_prob, low=0.0, high=1.0)
+        c.integer("set_max_size", self.set_max_size, 2)
         c.seed(self.seed)
         c.text("forget_term", self.forget_term)
         c.text("regularizer", self.regularizer)
