@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Sequence
@@ -27,11 +28,16 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, precision: bool = True) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     p.add_argument("--data-root", type=Path, default=None,
                    help="folder with the datasets (default $WFNET_DATA_ROOT or ./data)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: every core this process may use); one thread repeats bit for bit")
+    if precision:
+        p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                       help="auto (default): bf16 on CUDA or a CPU with AMX / AVX512-BF16, else fp32")
 
 
 def _cell(p: argparse.ArgumentParser) -> None:
@@ -119,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill", action="store_true",
                    help="when no estimate fits any more, start the next piece anyway with the time left")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0, then 1 2 once seed 0 is done")
-    _common(p)
+    _common(p, precision=False)  # each piece runs at its preset's precision (the key the plan expects)
 
     p = sub.add_parser("run-plan", help="the whole plan on this machine's GPUs (local), a SLURM cluster (slurm) or "
                                         "in-process (debug) through submitit; resumable from results/ alone")
@@ -267,13 +273,28 @@ def _fmt(value: object, spec: str) -> str:
 
 
 def _device(args: argparse.Namespace) -> torch.device:
+    """The device, with this process's CPU threads set (``--threads``, default every usable core)."""
     import torch
 
     from .provenance import resolve_device
 
     device = resolve_device(args.device)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = getattr(args, "threads", None)
+    if threads is not None and not 1 <= threads <= 4 * cores:
+        raise WFNetError(f"--threads must be between 1 and {4 * cores} (this machine has {cores} cores), got {threads}")
+    torch.set_num_threads(threads or cores)
     return device
+
+
+def _preset(args: argparse.Namespace) -> object:
+    """The ``--preset`` by name, at ``--precision`` when one is given (else the preset's own)."""
+    from dataclasses import replace
+
+    from .experiments.presets import PRESETS
+
+    preset = PRESETS.get(args.preset)
+    return preset if args.precision is None else replace(preset, precision=args.precision)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -357,7 +378,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _width(args.width)
     _seed(args.seed)
     cfg = scaled_batch(train_defaults(args.backbone), args.batch_size)
-    cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed)  # checked as it is made
+    cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed, precision=args.precision)  # checked
     _outputs(("--out", args.out))
     check_output_folder(args.out, "train")
     device = _device(args)
@@ -381,7 +402,8 @@ def cmd_untrain(args: argparse.Namespace) -> int:
     loaded = load(args.checkpoint)
     if loaded.kind != "original":
         raise WFNetError(f"{args.checkpoint} is already a WF model; untrain an original model")
-    cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed)
+    cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed,
+                   precision=args.precision)
     cfg = override(cfg, **parse_assignments(cfg, args.assignments))  # every field checked here
     _outputs(("--out", args.out))
     check_output_folder(args.out, "untrain")
@@ -400,7 +422,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _outputs(("--out", args.out))
     check_output_folder(args.out, "evaluate")
     m = evaluate_checkpoint(checkpoint=args.checkpoint, out=args.out, device=_device(args), data_root=args.data_root,
-                            sets=args.sets)
+                            sets=args.sets, precision=args.precision or "auto")
     print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
     for size, row in (m.get("sets") or {}).items():
         print(f"sets of {size}: " + "; ".join(f"{c}: {row[c]['n_forgotten']} of {row['n_sets']} forgotten"
@@ -438,7 +460,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for seed in seeds:
         if len(seeds) > 1:
             print(f"== seed {seed} ==", flush=True)
-        _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=args.preset,
+        _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=_preset(args),
                                  results_dir=args.out, runs_dir=args.runs, device=args.device,
                                  data_root=args.data_root, seed=seed, methods=args.methods,
                                  progress=not args.no_progress, classes=args.classes, allow_slow=args.allow_slow))
@@ -466,7 +488,7 @@ def cmd_beyond(args: argparse.Namespace) -> int:
     _seed(args.seed)
     _outputs(("--out", args.out), ("--runs", args.runs))
     _refuse_slow(args.preset, _device(args), args.allow_slow, "")
-    out = run_beyond(dataset=args.dataset, backbone=args.backbone, preset=args.preset, results_dir=args.out,
+    out = run_beyond(dataset=args.dataset, backbone=args.backbone, preset=_preset(args), results_dir=args.out,
                      runs_dir=args.runs, device=args.device, seed=args.seed, progress=not args.no_progress,
                      data_root=args.data_root)
     _print_methods({m: r for m, r in out.items() if m not in ("multiforget", "mia")})
@@ -488,7 +510,7 @@ def cmd_search_baselines(args: argparse.Namespace) -> int:
                  slow_estimate(args.preset, args.dataset, args.backbone, search=True))
     target = result_path(args.out, args.preset, args.dataset, args.backbone, SEARCH_FILE, args.seed)
     read_result_file(target, recover=True)  # a corrupt one is moved aside; the search rewrites it
-    blob = run_search(dataset=args.dataset, backbone=args.backbone, preset=args.preset, results_dir=args.out,
+    blob = run_search(dataset=args.dataset, backbone=args.backbone, preset=_preset(args), results_dir=args.out,
                       device=args.device, seed=args.seed, progress=not args.no_progress, allow_slow=args.allow_slow,
                       data_root=args.data_root)
     for method, t in blob["methods"].items():
@@ -512,7 +534,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     res = run_ablation(dataset=args.dataset, backbone=args.backbone, out=args.out, runs=args.runs, width=args.width,
                        train_epochs=args.train_epochs, untrain_epochs=args.untrain_epochs, device=args.device,
                        seed=args.seed, variants=args.variants, progress=not args.no_progress,
-                       checkpoint=args.checkpoint, data_root=args.data_root)
+                       checkpoint=args.checkpoint, data_root=args.data_root, precision=args.precision or "auto")
     for name, r in res.items():
         print(f"{name:24s} Acc_r {_fmt(r.get('acc_r'), '6.2f')}  Acc_f {_fmt(r.get('acc_f'), '6.2f')}  "
               f"ZRF {_fmt(r.get('zrf'), '.3f')}  ({r.get('stopped')})")

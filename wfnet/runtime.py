@@ -3,10 +3,18 @@ neutral home so that evaluation and unlearning code never import the training lo
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from pathlib import Path
+
 import torch
 from torch import Tensor, nn
 
 from .data import BatchIterator, ImageDataset, ImageSplit
+from .errors import WFNetError
+
+PRECISIONS = ("auto", "fp32", "bf16")  # "auto": bf16 on CUDA or a CPU with native bf16, else fp32
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # x86 CPU flags of bf16 arithmetic in hardware
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -21,24 +29,63 @@ def use_fast_kernels(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def autocast(device: torch.device, enabled: bool) -> torch.autocast:
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere, where "auto" means fp32)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return frozenset(line.partition(":")[2].split())
+
+
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16: bf16 matrix arithmetic in hardware, which oneDNN uses for convolutions
+    and matmuls (elsewhere bf16 is emulated and slower than fp32)."""
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
+def check_precision(precision: object, what: str = "precision") -> str:
+    if precision not in PRECISIONS:
+        raise WFNetError(f"{what} must be one of {list(PRECISIONS)}, got {precision!r}")
+    return str(precision)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """"fp32" or "bf16" for a run on ``device``: "auto" is bf16 where the hardware has it (CUDA,
+    a CPU with AMX or AVX512-BF16), fp32 elsewhere."""
+    if check_precision(precision) != "auto":
+        return precision
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16 autocast for ``precision`` (resolved on ``device``), else a disabled context: the
+    forward of every loop runs inside one, so a run's precision is set where its config is."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(precision, device) == "bf16")
 
 
 @torch.no_grad()
 def predict(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device,
-            batch_size: int = 512, index: Tensor | None = None, **forward_kwargs: object) -> Tensor:
+            batch_size: int = 512, index: Tensor | None = None, precision: str | None = None,
+            **forward_kwargs: object) -> Tensor:
     """Logits (float32, on CPU) for every sample of ``split`` (or ``index``), in order.
 
-    ``model`` is moved to ``device`` first: a caller never has to know where it was built."""
+    ``model`` is moved to ``device`` first: a caller never has to know where it was built.
+    ``precision`` None runs in the caller's autocast context (fp32 outside any), so that an
+    evaluation inherits its run's precision."""
     model.to(device).eval()
     out = []
     for x, _ in BatchIterator(split, batch_size, data.mean, data.std, device, index=index):
-        with autocast(device, True):
+        with contextlib.nullcontext() if precision is None else autocast(device, precision):
             out.append(model(x, **forward_kwargs).float())
     return torch.cat(out).cpu() if out else torch.empty(0, data.num_classes)  # one device sync
 
 
-def accuracy(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device) -> float:
-    logits = predict(model, split, data, device)
+def accuracy(model: nn.Module, split: ImageSplit, data: ImageDataset, device: torch.device,
+             precision: str | None = None) -> float:
+    logits = predict(model, split, data, device, precision=precision)
     return 100.0 * (logits.argmax(1) == split.labels.cpu()).float().mean().item()

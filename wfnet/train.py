@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .config import Checker
 from .data import BatchIterator, ImageDataset
 from .errors import WFNetError
-from .runtime import accuracy, autocast, seed_everything, use_fast_kernels
+from .runtime import PRECISIONS, accuracy, autocast, seed_everything, use_fast_kernels
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class TrainConfig:
     warmup_epochs: float = 0.5        # linear warmup, then cosine to zero
     label_smoothing: float = 0.0      # cross-entropy smoothing
     seed: int = 0                     # init, shuffling, augmentation
-    amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
+    precision: str = "auto"           # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     compile: bool = False             # torch.compile the model (CUDA only)
 
     def __post_init__(self) -> None:
@@ -46,7 +46,7 @@ class TrainConfig:
         c.number("warmup_epochs", self.warmup_epochs, low=0.0)
         c.number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         c.seed(self.seed)
-        c.boolean("amp", self.amp)
+        c.choice("precision", self.precision, PRECISIONS)
         c.boolean("compile", self.compile)
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def train_model(
     for _ in range(cfg.epochs):
         model.train()
         for x, y in batches:
-            with autocast(device, cfg.amp):
+            with autocast(device, cfg.precision):
                 loss = F.cross_entropy(step_model(x), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -133,5 +133,5 @@ def train_model(
     bar.close()
     wall = time.perf_counter() - start
     model.eval()
-    acc = accuracy(model, data.test, data, device)
+    acc = accuracy(model, data.test, data, device, cfg.precision)
     return TrainResult(model, acc, wall, seen / max(wall, 1e-9))

@@ -25,6 +25,7 @@ class RelearnConfig:
     batch_size: int = 64            # images per step
     lr: float = 0.01                # SGD learning rate, momentum 0.9 (AdamW lr/10 for ViTs)
     optimizer: str = "sgd"
+    precision: str = "auto"         # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -61,9 +62,10 @@ def trainable_copy(model: nn.Module, row: int | None = None) -> nn.Module:
     return model
 
 
-def class_accuracy(model: nn.Module, data: ImageDataset, cls: int, device: torch.device) -> float:
+def class_accuracy(model: nn.Module, data: ImageDataset, cls: int, device: torch.device,
+                   precision: str | None = None) -> float:
     index = torch.nonzero(data.test.labels.cpu() == cls).flatten()
-    logits = predict(model, data.test, data, device, index=index)
+    logits = predict(model, data.test, data, device, index=index, precision=precision)
     return 100.0 * (logits.argmax(1) == cls).float().mean().item()
 
 
@@ -79,18 +81,18 @@ def relearn_time(model: nn.Module, data: ImageDataset, cls: int, target: float,
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.AdamW(params, lr=cfg.lr) if cfg.optimizer == "adamw"
            else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9))
-    acc = class_accuracy(model, data, cls, device)
+    acc = class_accuracy(model, data, cls, device, cfg.precision)
     epoch = 0
     while acc < target and epoch < cfg.max_epochs:
         sample = torch.randperm(len(data.train), generator=gen)[: cfg.samples_per_epoch]
         model.eval()
         for x, y in BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device,
                                   shuffle=True, augment=data.augment, generator=gen, index=sample):
-            with autocast(device, True):
+            with autocast(device, cfg.precision):
                 loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         epoch += 1
-        acc = class_accuracy(model, data, cls, device)
+        acc = class_accuracy(model, data, cls, device, cfg.precision)
     return RelearnResult(epoch, acc >= target, target, acc)

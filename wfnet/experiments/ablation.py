@@ -19,6 +19,7 @@ from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import atomic_write_json, read_cached_json, sha256_file
 from ..methods.untrain import untrain, untrain_defaults
 from ..provenance import provenance, resolve_device
+from ..runtime import autocast, resolve_precision
 from ..train import TrainConfig, train_defaults, train_model
 from ..wrap import wrap
 from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
@@ -37,6 +38,7 @@ from .results import with_null_reasons
 
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
+_DEFAULT = {"forget_term": "class_mean_reciprocal_capped", "clip_grad_norm": 0.1, "clip_scope": "per_row"}  # today's
 VARIANTS: dict[str, dict[str, Any]] = {
     # Eq. 3 as printed: the mean over the forget half of 1 / CE_i, no clipping
     "literal_eq3": {"forget_term": "reciprocal_per_sample", "clip_grad_norm": None},
@@ -65,9 +67,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "capped_cap2.5_clip0.03_per_row": {**_CAPPED, "ce_cap": 2.5, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
     # beyond the paper: set-aware untraining, a share p of the samples trained on random class sets;
     # these variants also forget every pair and 100 random triples (``wfnet.evaluation.multiforget``)
-    "sets_p0": {"set_prob": 0.0},
-    "sets_p0.25": {"set_prob": 0.25},
-    "sets_p0.5": {"set_prob": 0.5},
+    "sets_p0": {**_DEFAULT, "set_prob": 0.0},
+    "sets_p0.25": {**_DEFAULT, "set_prob": 0.25},
+    "sets_p0.5": {**_DEFAULT, "set_prob": 0.5},
 }
 MEASURES_SETS = frozenset(name for name, changes in VARIANTS.items() if "set_prob" in changes)
 
@@ -170,7 +172,8 @@ def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Ba
 def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: float = 0.25,
                  train_epochs: int = 3, untrain_epochs: int = 2, device: str = "auto",
                  seed: int = 0, variants: list[str] | None = None, progress: bool = True,
-                 checkpoint: Path | None = None, data_root: Path | None = None) -> dict[str, dict[str, Any]]:
+                 checkpoint: Path | None = None, data_root: Path | None = None,
+                 precision: str = "auto") -> dict[str, dict[str, Any]]:
     """Untrain one original model with every variant; ``checkpoint`` replaces the quick model
     trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's)."""
     names = list(variants or VARIANTS)
@@ -178,11 +181,12 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     if bad:
         raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
     # every config is made (and so checked) before any data is loaded
-    cfgs = {name: replace(untrain_defaults(backbone), epochs=untrain_epochs, seed=seed, **VARIANTS[name])
-            for name in names}
+    cfgs = {name: replace(untrain_defaults(backbone), epochs=untrain_epochs, seed=seed, precision=precision,
+                          **VARIANTS[name]) for name in names}
     if checkpoint is None:
-        tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed)
+        tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed, precision=precision)
         create_backbone(backbone, 2, width=width)  # a bad backbone or width fails before the data loads
         data = load_dataset(dataset, data_root)
         base = trained_base(data, backbone, width, tcfg, untrain_epochs, out, runs)
@@ -193,7 +197,7 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
             raise WFNetError(f"{checkpoint} is a WF model; ablate an original model")
         base = checkpoint_base(checkpoint, original, out, untrain_epochs, seed)
         cfgs = {name: replace(untrain_defaults(original.spec.name), epochs=untrain_epochs, seed=seed,
-                              **VARIANTS[name]) for name in names}
+                              precision=precision, **VARIANTS[name]) for name in names}
         data = load_dataset(base.dataset, data_root)
         model_width = original.spec.width
     fingerprint = data_fingerprint(data)
@@ -220,13 +224,15 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
             continue
         start = time.perf_counter()
         wf = untrain(wrap(original.model, data.num_classes, init=cfg.alpha_init), data, cfg, dev, progress=progress)
-        scores = evaluate_wf(wf.model, data, dev, rnd)
+        with autocast(dev, precision):
+            scores = evaluate_wf(wf.model, data, dev, rnd)
+            sets = evaluate_multiforget(wf.model, data, dev, sets_cfg) if sets_cfg else None
         results[name] = with_null_reasons({
             "key": vkey, "variant": name, "overrides": VARIANTS[name], "acc_r": scores.acc_r,
             "acc_f": scores.acc_f, "zrf": scores.zrf, "original_test_acc": original.meta.get("test_acc"),
             "stopped": wf.stopped, "steps": wf.steps,
             "per_class": [c.__dict__ for c in scores.per_class],
-            **({"sets": evaluate_multiforget(wf.model, data, dev, sets_cfg)} if sets_cfg else {}),
+            **({"sets": sets} if sets else {}),
             "provenance": provenance(dev, time.perf_counter() - start, dataset=base.dataset,
                                      train_size=len(data.train), test_size=len(data.test),
                                      data_source=data.source, data_fingerprint=fingerprint,

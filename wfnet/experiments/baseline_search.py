@@ -76,9 +76,10 @@ def _acc(logits: Tensor, labels: Tensor, mask: Tensor) -> float:
     return 100.0 * float((logits[mask].argmax(1) == labels[mask]).float().mean()) if mask.any() else float("nan")
 
 
-def score(model: nn.Module, data: ImageDataset, cls: int, val: Tensor, device: torch.device) -> dict[str, float]:
+def score(model: nn.Module, data: ImageDataset, cls: int, val: Tensor, device: torch.device,
+          precision: str | None = None) -> dict[str, float]:
     """Acc_r / Acc_f (%) of a model that forgot ``cls``, on the held-out training images."""
-    logits = predict(model, data.train, data, device, index=val)
+    logits = predict(model, data.train, data, device, index=val, precision=precision)
     labels = data.train.labels.cpu()[val]
     return {"acc_r": _acc(logits, labels, labels != cls), "acc_f": _acc(logits, labels, labels == cls)}
 
@@ -96,18 +97,20 @@ def search_key(p: Preset, space: SearchSpace, dataset: str, backbone: str, seed:
     return content_key({"original": p.key(dataset, backbone, seed, "original"), "space": space.as_dict()})
 
 
-def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: Path | str = "results",
+def run_search(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: Path | str = "results",
                device: str = "auto", seed: int = 0, progress: bool = True, allow_slow: bool = False,
                data_root: Path | str | None = None) -> dict[str, Any]:
     """Train an original on the fit split, try every candidate of both baselines, write the table."""
     git_commit()
-    p = PRESETS.get(preset)
+    p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
+    preset = p.name
     space = SPACES.get(preset)
     if space is None:
         raise WFNetError(f"no baseline search space for preset {preset!r}; expected one of {sorted(SPACES)}")
     dev = resolve_device(device)
     if p.gpu_only and dev.type != "cuda" and not allow_slow:
         raise WFNetError(f"the {preset!r} search trains a full original: run it on a GPU or pass --allow-slow")
+    p = p.on(dev)
     create_backbone(backbone, 2)
     data = load_dataset(dataset, data_root)
     path = result_path(Path(results_dir), preset, dataset, backbone, SEARCH_FILE, seed)
@@ -124,7 +127,8 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
     for method, unlearn in SEARCHED.items():
         rows = []
         for cfg in tqdm(space.candidates[method], desc=f"search {method}", disable=not progress, leave=False):
-            per_class = [score(unlearn(original, data, c, replace(cfg, seed=seed), dev, within=fit), data, c, val, dev)
+            cfg = replace(cfg, seed=seed, precision=p.precision)
+            per_class = [score(unlearn(original, data, c, cfg, dev, within=fit), data, c, val, dev, p.precision)
                          for c in space.classes]
             rows.append({"config": cfg.as_dict(), "acc_r": sum(r["acc_r"] for r in per_class) / len(per_class),
                          "acc_f": sum(r["acc_f"] for r in per_class) / len(per_class), "per_class": per_class})
@@ -135,7 +139,7 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
                           "chosen": choose(rows, paper_f, space.acc_f_slack)["config"]}
     blob = finite_or_none({
         "method": SEARCH_FILE, "preset": preset, "dataset": dataset, "backbone": backbone, "key": key,
-        "original_val_acc": score(original, data, -1, val, dev)["acc_r"], "space": space.as_dict(), "methods": tables,
+        "original_val_acc": score(original, data, -1, val, dev, p.precision)["acc_r"], "space": space.as_dict(), "methods": tables,
         "provenance": provenance(dev, time.perf_counter() - start, **dataset_fields(data), backbone=backbone,
                                  width=p.width, seed=seed, preset=preset, key=key, fit_size=len(fit), val_size=len(val),
                                  train_config=p.train_config(dataset, backbone, seed).as_dict())})

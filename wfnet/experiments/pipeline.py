@@ -20,6 +20,7 @@ from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import atomic_write_json, read_json_object
 from ..methods.untrain import UntrainConfig, untrain
 from ..provenance import provenance
+from ..runtime import autocast, resolve_precision
 from ..train import TrainConfig, train_model
 from ..wrap import WFModel, wrap
 from .results import with_null_reasons
@@ -134,6 +135,7 @@ def train_original(data: ImageDataset, backbone: str, out: Path, cfg: TrainConfi
         "test_acc": result.test_acc,
         "train_images_per_second": result.images_per_second,
         "provenance": provenance(device, wall, backbone=backbone, width=width, seed=cfg.seed,
+                                 precision=resolve_precision(cfg.precision, device),
                                  train_config=cfg.as_dict(), **dataset_fields(data)),
     })
     save_original(Path(out) / "model.pt", result.model, model.wfnet_spec, metrics)
@@ -167,6 +169,7 @@ def untrain_checkpoint(checkpoint: Path, out: Path, cfg: UntrainConfig, device: 
         "original": loaded.meta,
         "provenance": provenance(device, result.wall_seconds, backbone=loaded.spec.name,
                                  width=loaded.spec.width, seed=cfg.seed, checkpoint=str(checkpoint),
+                                 precision=resolve_precision(cfg.precision, device),
                                  untrain_config=cfg.as_dict(), **dataset_fields(data)),
     })
     save_wf(Path(out) / "wf.pt", result.model, loaded.spec, metrics)
@@ -176,12 +179,13 @@ def untrain_checkpoint(checkpoint: Path, out: Path, cfg: UntrainConfig, device: 
 SETS_FILE = "sets.json"  # ``evaluate --sets pairs``: every pair and sampled triples forgotten at once
 
 
-def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
-                        data_root: Path | None = None, sets: str | None = None) -> dict[str, Any]:
+def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device, data_root: Path | None = None,
+                        sets: str | None = None, precision: str = "auto") -> dict[str, Any]:
     """Acc_r, Acc_f, ZRF (mean and per class) of an original or WF checkpoint; with ``sets="pairs"``
     (a WF checkpoint) also every pair and 100 random triples of classes forgotten at once, in
     ``out/sets.json`` (its summary in ``metrics.json``)."""
     check_output_folder(out, "evaluate")
+    precision = resolve_precision(precision, device)
     loaded = load(checkpoint)
     if sets is not None and loaded.kind != "wf":
         raise WFNetError(f"--sets needs a WF checkpoint (wf.pt); {checkpoint} is an original model")
@@ -189,29 +193,30 @@ def evaluate_checkpoint(checkpoint: Path, out: Path, device: torch.device,
     start = time.perf_counter()
     random_model = random_reference(lambda: build(loaded.spec), RANDOM_REFERENCE_SEED)
     model = loaded.model.to(device)
-    if loaded.kind == "wf":
-        scores = evaluate_wf(model, data, device, random_model)
-    else:
-        scores = evaluate_original(model, data, device, random_model)
+    with autocast(device, precision):
+        scores = (evaluate_wf if loaded.kind == "wf" else evaluate_original)(model, data, device, random_model)
     metrics = {
         "kind": loaded.kind, **scores.as_dict(),
         "provenance": provenance(device, time.perf_counter() - start, backbone=loaded.spec.name,
-                                 width=loaded.spec.width, checkpoint=str(checkpoint),
+                                 width=loaded.spec.width, checkpoint=str(checkpoint), precision=precision,
                                  **dataset_fields(data)),
     }
     if sets is not None:
-        metrics["sets"] = evaluate_sets(model, data, device, checkpoint, Path(out) / SETS_FILE)["summary"]
+        with autocast(device, precision):
+            payload = evaluate_sets(model, data, device, checkpoint, Path(out) / SETS_FILE, precision)
+        metrics["sets"] = payload["summary"]
     return write_metrics(out, metrics)
 
 
 def evaluate_sets(model: WFModel, data: ImageDataset, device: torch.device, checkpoint: Path,
-                  path: Path) -> dict[str, Any]:
+                  path: Path, precision: str | None = None) -> dict[str, Any]:
     """Every pair and 100 random triples forgotten at once (``MultiForgetConfig``'s defaults),
-    written to ``path`` with its provenance."""
+    written to ``path`` with its provenance (run in the caller's autocast context)."""
     start = time.perf_counter()
     cfg = MultiForgetConfig()
     payload = evaluate_multiforget(model.eval(), data, device, cfg)
     payload["provenance"] = provenance(device, time.perf_counter() - start, checkpoint=str(checkpoint),
-                                       multiforget_config=cfg.as_dict(), **dataset_fields(data))
+                                       multiforget_config=cfg.as_dict(), precision=precision,
+                                       **dataset_fields(data))
     atomic_write_json(path, with_null_reasons(payload))
     return payload

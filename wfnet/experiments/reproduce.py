@@ -24,7 +24,7 @@ from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cach
 from ..methods import METHODS, method_names
 from ..methods.untrain import untrain
 from ..provenance import git_commit, provenance, resolve_device
-from ..runtime import predict
+from ..runtime import autocast, predict
 from ..train import train_model
 from ..wrap import wrap
 from .pipeline import RANDOM_REFERENCE_SEED, data_fingerprint, dataset_fields
@@ -66,20 +66,25 @@ class Run:
 
     def __init__(self, data: ImageDataset, backbone: str, preset: Preset, runs_dir: Path,
                  device: torch.device, seed: int, progress: bool, results_dir: Path | None = None) -> None:
-        self.data, self.backbone, self.preset = data, backbone, preset
+        self.data, self.backbone, self.preset = data, backbone, preset.on(device)  # precision resolved here
         self.device, self.seed, self.progress = device, seed, progress
-        self.key = preset.key(data.name, backbone, seed)
+        self.key = self.preset.key(data.name, backbone, seed)
         self.dir = result_dir(Path(runs_dir), preset.name, data.name, backbone, seed)  # seed n: .../seed-<n>
         self.fingerprint = data_fingerprint(data)
         self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
         self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
+        self.precision = self.preset.precision  # "fp32" or "bf16": every loop's and every evaluation's
         self.mia = MIAConfig()  # the scorecard's attack, measured on every unlearned model
         self._original: torch.nn.Module | None = None
         self._original_logits: torch.Tensor | None = None
         self._random_logits: torch.Tensor | None = None
         self._targets: list[float] | None = None
         self._memo: dict[object, Any] = {}
+
+    def autocast(self) -> torch.autocast:
+        """The run's precision for evaluations (loops set theirs from their configs, the same)."""
+        return autocast(self.device, self.precision)
 
     def memo(self, key: object, compute: Callable[[], Any]) -> Any:
         """A value computed once per run and shared by every class (e.g. SSD's importances on D)."""
@@ -143,7 +148,9 @@ class Run:
     def original_logits(self) -> torch.Tensor:
         """The original model's test logits: its scores and the relearn targets come from these."""
         if self._original_logits is None:
-            self._original_logits = predict(self.original_model(), self.data.test, self.data, self.device)
+            model = self.original_model()
+            with self.autocast():
+                self._original_logits = predict(model, self.data.test, self.data, self.device)
         return self._original_logits
 
     @property
@@ -152,7 +159,8 @@ class Run:
         inside the seeded block would shift M*'s initialisation), run on the run's device."""
         if self._random_logits is None:
             rnd = random_reference(lambda: build(self.spec), RANDOM_REFERENCE_SEED)
-            self._random_logits = predict(rnd, self.data.test, self.data, self.device)
+            with self.autocast():
+                self._random_logits = predict(rnd, self.data.test, self.data, self.device)
         return self._random_logits
 
     @property
@@ -224,9 +232,11 @@ def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module])
     start = time.perf_counter()
     model = unlearn()
     unlearn_wall = time.perf_counter() - start
-    logits = predict(model, run.data.test, run.data, run.device)
-    sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
-    mia, accuracy = model_scorecard(model, run.data, c, run.device, run.mia)
+    random_logits = run.random_logits
+    with run.autocast():
+        logits = predict(model, run.data.test, run.data, run.device)
+        mia, accuracy = model_scorecard(model, run.data, c, run.device, run.mia)
+    sc = class_scores(logits, run.labels, random_logits, c, run.data.classes[c])
     rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
                       run.preset.relearn_config(run.backbone, run.seed), run.device)
     return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
@@ -314,8 +324,10 @@ def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
 def run_wfnet(run: Run) -> dict[str, Any]:
     start = time.perf_counter()
     model, meta = wf_model(run)
-    rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
-                         run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
+    random_logits = run.random_logits
+    with run.autocast():
+        rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
+                             random_logits, c, n) for c, n in enumerate(run.data.classes)]
     rcfg = run.preset.relearn_config(run.backbone, run.seed)
 
     def rt_piece(c: int) -> dict[str, Any]:
@@ -325,7 +337,8 @@ def run_wfnet(run: Run) -> dict[str, Any]:
     rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c), run.method_key("wfnet"),
                            fields=RELEARN_FIELDS) for c in
            tqdm(range(run.data.num_classes), desc="wfnet relearn", disable=not run.progress, leave=False)]
-    curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
+    with run.autocast():
+        curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
     rel = relationships(model, run.preset.top_k, classes=run.data.classes)
     per_class = [{**r.__dict__, **{k: v for k, v in t.items() if k != "key"}} for r, t in zip(rows, rts)]
     rt, failed = rt_summary(per_class)

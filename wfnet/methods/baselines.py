@@ -32,6 +32,7 @@ class FinetuneConfig:
     lr: float = 0.01                # SGD learning rate (momentum 0.9)
     retain_ratio: float = 1.0       # random_labels: retain samples per forget sample
     clip_grad_norm: float | None = 5.0  # max L2 norm of the weight gradient per step
+    precision: str = "auto"         # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -64,7 +65,7 @@ def _finetune(model: nn.Module, batches: BatchIterator, cfg: "FinetuneConfig", l
     model.train(train_mode)
     for _ in range(cfg.epochs):
         for x, y in batches:
-            with autocast(device, True):
+            with autocast(device, cfg.precision):
                 logits = model(x)
                 loss = loss_fn(logits, y)
             if not torch.isfinite(loss) or (stop is not None and stop(logits, y)):

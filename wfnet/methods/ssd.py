@@ -55,7 +55,7 @@ def importances(model: nn.Module, data: ImageDataset, index: Tensor, batch_size:
     batches = 0
     for x, y in BatchIterator(data.train, batch_size, data.mean, data.std, device, index=index):
         model.zero_grad(set_to_none=True)
-        with autocast(device, True):
+        with autocast(device, "fp32"):
             loss = F.cross_entropy(model(x).float(), y)
         grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
         for (n, _), g in zip(params.items(), grads):

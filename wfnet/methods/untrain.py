@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from ..config import Checker
 from ..data import BatchIterator, ImageDataset, stratified_split
 from ..errors import WFNetError
-from ..runtime import autocast, seed_everything
+from ..runtime import PRECISIONS, autocast, seed_everything
 from ..wrap import WFModel
 from .loss import FORGET_TERMS, REGULARIZERS, LossParts, wf_loss
 from .registry import Method, register
@@ -58,6 +58,7 @@ class UntrainConfig:
     set_prob: float = 0.0             # beyond the paper: share of samples that see a random class set
                                       # (product of its rows' gates) instead of one row; 0 = the paper
     set_max_size: int = 3             # the largest such set
+    precision: str = "auto"           # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -82,6 +83,7 @@ class UntrainConfig:
         c.integer("max_val_batches", self.max_val_batches, 1)
         c.number("set_prob", self.set_prob, low=0.0, high=1.0)
         c.integer("set_max_size", self.set_max_size, 2)
+        c.choice("precision", self.precision, PRECISIONS)
         c.seed(self.seed)
         c.text("forget_term", self.forget_term)
         c.text("regularizer", self.regularizer)
@@ -127,7 +129,7 @@ def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, 
     for i, (x, y) in enumerate(batches):
         if i >= cfg.max_val_batches:
             break
-        with autocast(device, True):
+        with autocast(device, cfg.precision):
             total += float(wf_loss(model, x, y, cfg, gen).total)
         n += 1
     return total / max(n, 1)
@@ -206,7 +208,7 @@ class EarlyStopping:
 def step_alpha(model: WFModel, opt: torch.optim.Optimizer, x: Tensor, y: Tensor, cfg: UntrainConfig,
                gen: torch.Generator, device: torch.device) -> LossParts:
     """One step of Eq. 3 on alpha: loss, clipped gradient, SGD, then the bound."""
-    with autocast(device, True):
+    with autocast(device, cfg.precision):
         parts = wf_loss(model, x, y, cfg, gen)
     opt.zero_grad(set_to_none=True)
     parts.total.backward()
