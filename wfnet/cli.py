@@ -40,6 +40,16 @@ def _common(p: argparse.ArgumentParser, precision: bool = True) -> None:
                        help="auto (default): bf16 on CUDA or a CPU with AMX / AVX512-BF16, else fp32")
 
 
+def _force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="replace what --out holds even when it records another configuration")
+
+
+def _unverified(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="load a checkpoint without a sha256 checksum (saved before checksums existed)")
+
+
 def _cell(p: argparse.ArgumentParser) -> None:
     """The arguments of every command that works on one dataset x backbone of a preset."""
     p.add_argument("--dataset", required=True)
@@ -68,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=float, default=1.0, help="channel multiplier (1 = paper size)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--download", action="store_true", help="let torchvision download the data")
+    _force(p)
     _common(p)
 
     p = sub.add_parser("untrain", help="WF-Net: untrain every class in one round")
@@ -78,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="assignments", metavar="KEY=VALUE", nargs="+", default=[],
                    help="any UntrainConfig field, e.g. --set clip_grad_norm=0.1 alpha_bound=none")
+    _force(p)
+    _unverified(p)
     _common(p)
 
     p = sub.add_parser("evaluate", help="Acc_r, Acc_f and ZRF of a checkpoint")
@@ -86,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sets", choices=("pairs",), default=None,
                    help="a WF checkpoint: also forget every pair and 100 random triples of classes at once "
                         "(product and min), written to OUT/sets.json")
+    _force(p)
+    _unverified(p)
     _common(p)
 
     p = sub.add_parser("reproduce", help="every method and metric of Tables 1-2 for one dataset x backbone")
@@ -97,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --methods retrained: build only these classes (retrained.json once all are done)")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="run several seeds in turn (instead of --seed); the tables show mean ± std over them")
+    p.add_argument("--force", action="store_true",
+                   help="recompute and replace result files that record another configuration (data, seed, cell)")
 
     p = sub.add_parser("beyond", help="beyond the paper: class sets, SalUn and SSD, the scorecard (MIA, gap to "
                                       "the retrained model) from the cached models of reproduce")
@@ -160,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("collect", help="check a results bundle from a GPU call and unpack it into results/")
     p.add_argument("bundle", type=Path)
     p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--replace", action="store_true",
+                   help="land a result that conflicts with one collected before (same key, other numbers); "
+                        "the old file is kept beside it as <name>.replaced-<UTC time>")
 
     p = sub.add_parser("ablate", help="compare untraining variants (forget term, R(alpha), optimiser)")
     p.add_argument("--dataset", default="mnist-5k")
@@ -173,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--runs", type=Path, default=Path("runs"))
     p.add_argument("--seed", type=int, default=0)
+    _force(p)
+    _unverified(p)
     _common(p)
 
     p = sub.add_parser("datasets", help="list the datasets and where they are found")
@@ -316,7 +338,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from .experiments.bundle import collect
 
     _outputs(("--results", args.results))
-    landed = collect(args.bundle, args.results)
+    landed = collect(args.bundle, args.results, replace=args.replace)
     print(f"collected {len(landed)} files into {args.results}:")
     for rel in landed:
         print(f"  {rel}")
@@ -368,7 +390,7 @@ def cmd_run_plan(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import override
     from .data import load_dataset
-    from .experiments.pipeline import check_output_folder, train_original
+    from .experiments.pipeline import check_output_folder, check_same_run, train_identity, train_original
     from .train import scaled_batch, train_defaults
 
     _names(dataset=args.dataset, backbone=args.backbone)  # bad names fail before any data loads
@@ -381,10 +403,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = override(cfg, epochs=args.epochs, lr=args.lr, seed=args.seed, precision=args.precision)  # checked
     _outputs(("--out", args.out))
     check_output_folder(args.out, "train")
+    check_same_run(args.out, "train", train_identity(args.dataset, args.backbone, args.width, cfg), args.force)
     device = _device(args)
     data = load_dataset(args.dataset, args.data_root, download=args.download)
     m = train_original(data=data, backbone=args.backbone, out=args.out, cfg=cfg, device=device, width=args.width,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, force=args.force)
     print(f"test accuracy {_fmt(m.get('test_acc'), '.2f')}% ({data.name}, {args.backbone}, "
           f"{m['provenance']['wall_seconds']:.0f} s on {m['provenance']['device']}) -> {args.out}")
     return 0
@@ -399,7 +422,7 @@ def cmd_untrain(args: argparse.Namespace) -> int:
     _at_least("epochs", args.epochs, 1)
     _positive("lr", args.lr)
     _seed(args.seed)
-    loaded = load(args.checkpoint)
+    loaded = load(args.checkpoint, allow_unverified=args.allow_unverified)
     if loaded.kind != "original":
         raise WFNetError(f"{args.checkpoint} is already a WF model; untrain an original model")
     cfg = override(untrain_defaults(loaded.spec.name), epochs=args.epochs, lr=args.lr, seed=args.seed,
@@ -407,9 +430,9 @@ def cmd_untrain(args: argparse.Namespace) -> int:
     cfg = override(cfg, **parse_assignments(cfg, args.assignments))  # every field checked here
     _outputs(("--out", args.out))
     check_output_folder(args.out, "untrain")
-    del loaded
     m = untrain_checkpoint(checkpoint=args.checkpoint, out=args.out, cfg=cfg, device=_device(args),
-                           data_root=args.data_root, progress=not args.no_progress)
+                           data_root=args.data_root, progress=not args.no_progress, force=args.force,
+                           loaded=loaded)
     u = m["untrain"]
     print(f"untrained in {u['steps']} steps ({u['stopped']}), best val loss {_fmt(u['best_val_loss'], '.4f')} "
           f"-> {args.out}/wf.pt")
@@ -422,7 +445,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _outputs(("--out", args.out))
     check_output_folder(args.out, "evaluate")
     m = evaluate_checkpoint(checkpoint=args.checkpoint, out=args.out, device=_device(args), data_root=args.data_root,
-                            sets=args.sets, precision=args.precision or "auto")
+                            sets=args.sets, precision=args.precision or "auto",
+                            force=args.force, allow_unverified=args.allow_unverified)
     print(json.dumps({k: m.get(k) for k in ("kind", "acc_r", "acc_f", "zrf")}))
     for size, row in (m.get("sets") or {}).items():
         print(f"sets of {size}: " + "; ".join(f"{c}: {row[c]['n_forgotten']} of {row['n_sets']} forgotten"
@@ -457,14 +481,27 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     device = _device(args)
     _refuse_slow(args.preset, device, args.allow_slow, slow_estimate(args.preset, args.dataset, args.backbone,
                                                                      args.methods))
+    _cell_outputs(args, seeds)
     for seed in seeds:
         if len(seeds) > 1:
             print(f"== seed {seed} ==", flush=True)
         _print_methods(reproduce(dataset=args.dataset, backbone=args.backbone, preset=_preset(args),
                                  results_dir=args.out, runs_dir=args.runs, device=args.device,
                                  data_root=args.data_root, seed=seed, methods=args.methods,
-                                 progress=not args.no_progress, classes=args.classes, allow_slow=args.allow_slow))
+                                 progress=not args.no_progress, classes=args.classes, allow_slow=args.allow_slow,
+                                 force=args.force))
     return 0
+
+
+def _cell_outputs(args: argparse.Namespace, seeds: list[int]) -> None:
+    """Every folder a reproduce run writes into, results and caches, probed before the work: a
+    read-only subfolder is one line now, not an OSError after hours of training."""
+    from .experiments.results import result_dir
+    from .io import probe_tree
+
+    for seed in seeds:
+        for flag, root in (("--out", args.out), ("--runs", args.runs)):
+            probe_tree(result_dir(root, args.preset, args.dataset, args.backbone, seed), f"{flag} {root}")
 
 
 def _reproduce_seeds(seed: int, seeds: list[int] | None) -> list[int]:
@@ -534,7 +571,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     res = run_ablation(dataset=args.dataset, backbone=args.backbone, out=args.out, runs=args.runs, width=args.width,
                        train_epochs=args.train_epochs, untrain_epochs=args.untrain_epochs, device=args.device,
                        seed=args.seed, variants=args.variants, progress=not args.no_progress,
-                       checkpoint=args.checkpoint, data_root=args.data_root, precision=args.precision or "auto")
+                       checkpoint=args.checkpoint, data_root=args.data_root, force=args.force,
+                       allow_unverified=args.allow_unverified, precision=args.precision or "auto")
     for name, r in res.items():
         print(f"{name:24s} Acc_r {_fmt(r.get('acc_r'), '6.2f')}  Acc_f {_fmt(r.get('acc_f'), '6.2f')}  "
               f"ZRF {_fmt(r.get('zrf'), '.3f')}  ({r.get('stopped')})")
@@ -560,6 +598,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wfnet: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:  # a failure of the machine that no check before the work could foresee
+        from .io import describe_os_error
+
+        print(f"wfnet: error: {' '.join(describe_os_error(err).split())}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        print(f"wfnet: error: out of memory ({type(err).__name__}: {' '.join(str(err).split())[:200]}); "
+              "choose smaller sizes (batch, width, chi)", file=sys.stderr)
+        return 2
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """A failed allocation, as Python or torch (CPU or CUDA) reports it."""
+    text = str(err).lower()
+    return (isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
+            or "can't allocate memory" in text or "out of memory" in text)
 
 
 if __name__ == "__main__":

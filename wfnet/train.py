@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .config import Checker
+from .config import MAX_BATCH, MAX_EPOCHS, Checker
 from .data import BatchIterator, ImageDataset
 from .errors import WFNetError
 from .runtime import PRECISIONS, accuracy, autocast, seed_everything, use_fast_kernels
@@ -23,13 +23,13 @@ from .runtime import PRECISIONS, accuracy, autocast, seed_everything, use_fast_k
 class TrainConfig:
     """Training an original model from scratch (and the retrained baseline)."""
 
-    epochs: int = 30                  # passes over the training set
-    batch_size: int = 128             # images per step
+    epochs: int = 30                  # passes over the training set, 1 to 10,000
+    batch_size: int = 128             # images per step, 2 to 65,536 (and at most the training set)
     optimizer: str = "sgd"            # "sgd" (conv nets) or "adamw" (ViTs)
     lr: float = 0.05                  # peak learning rate, reached after warmup
     momentum: float = 0.9             # SGD only (Nesterov)
     weight_decay: float = 5e-4        # decoupled for AdamW, L2 for SGD
-    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero
+    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero (0 to 10,000)
     label_smoothing: float = 0.0      # cross-entropy smoothing
     seed: int = 0                     # init, shuffling, augmentation
     precision: str = "auto"           # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
@@ -37,13 +37,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         c = Checker("train")
-        c.integer("epochs", self.epochs, 1)
-        c.integer("batch_size", self.batch_size, 2)  # BatchNorm needs 2 samples per step
+        c.integer("epochs", self.epochs, 1, MAX_EPOCHS)
+        c.integer("batch_size", self.batch_size, 2, MAX_BATCH)  # BatchNorm needs 2 samples per step
         c.choice("optimizer", self.optimizer, ("sgd", "adamw"))
         c.number("lr", self.lr, low=0.0, low_open=True)
         c.number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         c.number("weight_decay", self.weight_decay, low=0.0)
-        c.number("warmup_epochs", self.warmup_epochs, low=0.0)
+        c.number("warmup_epochs", self.warmup_epochs, low=0.0, high=MAX_EPOCHS)
         c.number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         c.seed(self.seed)
         c.choice("precision", self.precision, PRECISIONS)

@@ -22,7 +22,7 @@ from ..provenance import provenance, resolve_device
 from ..runtime import autocast, resolve_precision
 from ..train import TrainConfig, train_defaults, train_model
 from ..wrap import wrap
-from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
+from .pipeline import FORCE_FLAG, RANDOM_REFERENCE_SEED, check_checkpoint_fits, check_untrain_fits, data_fingerprint
 from .presets import METHOD_VERSION, content_key
 from .results import with_null_reasons
 
@@ -33,8 +33,8 @@ from .results import with_null_reasons
 # never write the same file. The configurations committed before paths named them (quarter width,
 # 3 + 2 epochs, seed 0; for a checkpoint, 6 untraining epochs, seed 0) keep the folder itself.
 # A file is reused when its key (the original model, the full untraining config, the data, the
-# code version) matches; a file at the path that records another configuration is never
-# overwritten.
+# code version) matches; a file at the path that records another configuration (or data of another
+# fingerprint) is never overwritten, unless ``force``.
 
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
@@ -144,7 +144,8 @@ def _records(blob: dict[str, Any]) -> dict[str, Any]:
     prov = blob.get("provenance") or {}
     ucfg, tcfg = prov.get("untrain_config") or {}, prov.get("train_config") or {}
     return {"width": prov.get("width"), "train_epochs": tcfg.get("epochs"),
-            "untrain_epochs": ucfg.get("epochs"), "seed": prov.get("seed")}
+            "untrain_epochs": ucfg.get("epochs"), "seed": prov.get("seed"),
+            "data_fingerprint": prov.get("data_fingerprint")}
 
 
 def _check_variant(blob: dict[str, Any]) -> None:
@@ -155,27 +156,31 @@ def _check_variant(blob: dict[str, Any]) -> None:
         raise ValueError("provenance is not an object")
 
 
-def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Base, width: float) -> None:
+def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Base, width: float,
+                               fingerprint: str | None = None, force: bool = False) -> None:
     """Never replace a result of another configuration (one written by older code to a path
-    that did not yet name its configuration)."""
-    if blob is None:
+    that did not yet name its configuration, or computed on other data) unless ``force``."""
+    if blob is None or force:
         return
-    want = {"width": width, "train_epochs": base.train_config.get("epochs"), **base.params}
+    want = {"width": width, "train_epochs": base.train_config.get("epochs"), **base.params,
+            "data_fingerprint": fingerprint}
     found = _records(blob)
-    differ = {k: (found[k], v) for k, v in want.items() if k in found and found[k] is not None and found[k] != v}
+    differ = {k: (found[k], v) for k, v in want.items()
+              if v is not None and found.get(k) is not None and found[k] != v}
     if differ:
         what = ", ".join(f"{k} {a} (this run: {b})" for k, (a, b) in differ.items())
         raise WFNetError(f"{path} holds a result of another configuration ({what}); not overwriting it: "
-                         "pass another --out, or move that file")
+                         f"pass another --out, move that file, or pass {FORCE_FLAG} to replace it")
 
 
 def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: float = 0.25,
                  train_epochs: int = 3, untrain_epochs: int = 2, device: str = "auto",
                  seed: int = 0, variants: list[str] | None = None, progress: bool = True,
-                 checkpoint: Path | None = None, data_root: Path | None = None,
-                 precision: str = "auto") -> dict[str, dict[str, Any]]:
+                 checkpoint: Path | None = None, data_root: Path | None = None, force: bool = False,
+                 allow_unverified: bool = False, precision: str = "auto") -> dict[str, dict[str, Any]]:
     """Untrain one original model with every variant; ``checkpoint`` replaces the quick model
-    trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's)."""
+    trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's). ``force``
+    replaces result files that record another configuration."""
     names = list(variants or VARIANTS)
     bad = [v for v in names if v not in VARIANTS]
     if bad:
@@ -192,13 +197,14 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
         base = trained_base(data, backbone, width, tcfg, untrain_epochs, out, runs)
         model_width = width
     else:
-        original = load(checkpoint)
+        original = load(checkpoint, allow_unverified=allow_unverified)
         if original.kind != "original":
             raise WFNetError(f"{checkpoint} is a WF model; ablate an original model")
         base = checkpoint_base(checkpoint, original, out, untrain_epochs, seed)
         cfgs = {name: replace(untrain_defaults(original.spec.name), epochs=untrain_epochs, seed=seed,
                               precision=precision, **VARIANTS[name]) for name in names}
         data = load_dataset(base.dataset, data_root)
+        check_checkpoint_fits(original, data, checkpoint)
         model_width = original.spec.width
     fingerprint = data_fingerprint(data)
     for cfg in cfgs.values():
@@ -206,7 +212,7 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     # what is there already, read (a corrupt file moved aside) and checked before any training
     existing = {name: read_cached_json(base.out_dir / f"{name}.json", _check_variant) for name in names}
     for name, blob in existing.items():
-        _guard_other_configuration(base.out_dir / f"{name}.json", blob, base, model_width)
+        _guard_other_configuration(base.out_dir / f"{name}.json", blob, base, model_width, fingerprint, force)
     if checkpoint is None:
         original = train_base(base, data, backbone, width, tcfg, dev, progress)
     spec = original.spec

@@ -15,12 +15,12 @@ from tqdm.auto import tqdm
 from ..backbones import BackboneSpec, build, create_backbone
 from ..checkpoint import load, load_cached, save_original, save_wf
 from ..data import ImageDataset, load_dataset
-from ..errors import WFNetError
+from ..errors import CorruptFileError, WFNetError
 from ..evaluation.explain import gate_curves, relationships
 from ..evaluation.metrics import ClassScores, aggregate, class_scores, random_reference
 from ..evaluation.mia import MIAConfig, model_scorecard
 from ..evaluation.relearn import relearn_time, trainable_copy
-from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json
+from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json, read_json_object
 from ..methods import METHODS, method_names
 from ..methods.untrain import untrain
 from ..provenance import git_commit, provenance, resolve_device
@@ -43,8 +43,10 @@ from .results import (
 # their configuration; a killed run restarts at the next missing piece. Every file is written
 # atomically, so a kill never leaves half a file, and a rerun gives the same numbers. Seeds other
 # than 0 have their own folders (results and caches), so they never replace seed 0's files. A
-# cached file or result that does not parse or validate is named, moved aside and recomputed; one
-# computed on other data (``provenance.data_fingerprint``) is recomputed too.
+# cached file or result that does not parse or validate is named, moved aside and recomputed; a
+# cache computed on other data (``provenance.data_fingerprint``) is recomputed too. A result file
+# (under ``results/``) that records another configuration than its path's run (another cell or
+# seed, or other data) is never replaced unless ``force``: ``guard_results``, before any work.
 
 PIECE_FIELDS = ("cls", "name", "acc_r", "acc_f", "zrf", "rt", "relearned", "unlearn_wall_seconds", "wall_seconds",
                 "mia", "accuracy", "provenance")  # what a per-class piece must hold to be used
@@ -379,6 +381,41 @@ def prepared_run(dataset: str, backbone: str, preset: str | Preset, results_dir:
     return Run(data, backbone, p, Path(runs_dir), dev, seed, progress, Path(results_dir))
 
 
+RESULT_IDENTITY = ("method", "preset", "dataset", "backbone", "seed", "data_fingerprint")
+
+
+def _recorded_identity(blob: dict[str, Any]) -> dict[str, Any]:
+    prov = blob.get("provenance") if isinstance(blob.get("provenance"), dict) else {}
+    return {k: blob.get(k, prov.get(k)) for k in RESULT_IDENTITY}
+
+
+def guard_results(run: Run, methods: list[str], force: bool = False) -> None:
+    """Before any work: refuse (unless ``force``) to replace a result file at one of this run's
+    paths that records another configuration (another method, cell or seed, or data of another
+    fingerprint). A stale file of the same configuration (another key: the code or the preset
+    changed) is recomputed as before, and one that does not read is moved aside later."""
+    if force or run.results_dir is None:
+        return
+    where = (run.results_dir, run.preset.name, run.data.name, run.backbone)
+    paths = [(result_path(*where, m, run.seed), m) for m in methods]
+    if "retrained" in methods:
+        paths += [(retrained_class_path(*where, c, run.seed), None) for c in range(run.data.num_classes)]
+    for path, method in paths:
+        if not path.is_file():
+            continue
+        try:
+            found = _recorded_identity(read_json_object(path))
+        except CorruptFileError:
+            continue
+        want = {"method": method, "preset": run.preset.name, "dataset": run.data.name, "backbone": run.backbone,
+                "seed": run.seed, "data_fingerprint": run.fingerprint}
+        differ = [f"{k} {found[k]!r} (this run: {v!r})" for k, v in want.items()
+                  if v is not None and found[k] is not None and found[k] != v]
+        if differ:
+            raise WFNetError(f"{path} holds a result of another configuration ({'; '.join(differ)}); reproduce "
+                             "would replace it: choose another --out, or pass --force to recompute and replace it")
+
+
 def run_methods(run: Run, methods: list[str], classes: list[int] | None = None) -> dict[str, dict[str, Any]]:
     """Run (or reuse) each method by its kind in the registry; write one result file each."""
     where = (run.results_dir, run.preset.name, run.data.name, run.backbone)
@@ -407,12 +444,14 @@ def run_methods(run: Run, methods: list[str], classes: list[int] | None = None) 
 def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
               runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
               seed: int = 0, methods: list[str] | None = None, progress: bool = True,
-              classes: list[int] | None = None, allow_slow: bool = False) -> dict[str, dict[str, Any]]:
+              classes: list[int] | None = None, allow_slow: bool = False,
+              force: bool = False) -> dict[str, dict[str, Any]]:
     """Run (or reuse) the paper's methods (or ``methods``: any registered ones) for one dataset x
     backbone; write one result file each.
 
     ``classes`` builds only those classes of the retrained baseline (its ``retrained.json`` is
-    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``."""
+    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``; ``force``
+    replaces result files that record another configuration (``guard_results``)."""
     methods = list(methods or method_names(in_paper=True))
     bad = [m for m in methods if m not in METHODS]
     if bad:
@@ -420,4 +459,5 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
     if classes is not None and methods != ["retrained"]:
         raise WFNetError("classes= selects classes of the retrained baseline: use it with methods=['retrained'] alone")
     run = prepared_run(dataset, backbone, preset, results_dir, runs_dir, device, data_root, seed, progress, allow_slow)
+    guard_results(run, methods, force)
     return run_methods(run, methods, classes)
