@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import functools
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from .data import BatchIterator, ImageDataset, ImageSplit
 from .errors import WFNetError
@@ -62,10 +64,22 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "fp32"
 
 
-def autocast(device: torch.device, precision: str) -> torch.autocast:
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
     """bf16 autocast for ``precision`` (resolved on ``device``), else a disabled context: the
-    forward of every loop runs inside one, so a run's precision is set where its config is."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(precision, device) == "bf16")
+    forward of every loop runs inside one, so a run's precision is set where its config is.
+
+    On a CPU, bf16 attention that will be differentiated takes the math kernel: the fused (flash)
+    kernel's bf16 backward costs 14x its forward there (ViT-T's training step: 1.3x fp32's speed
+    with it, 1.9x with the math kernel); inference keeps the fused one, faster forward
+    (``benchmarks/backbone_speed.py``, README "Speed")."""
+    bf16 = resolve_precision(precision, device) == "bf16"
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        if bf16 and device.type == "cpu" and torch.is_grad_enabled():
+            with sdpa_kernel([SDPBackend.MATH]):
+                yield
+        else:
+            yield
 
 
 @torch.no_grad()

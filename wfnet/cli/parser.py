@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-
 DESCRIPTION = ("Multi-class unlearning by Weight Filtering (Poppi et al., IEEE Intelligent Systems 2024): train a "
                "model, untrain every class in one round, evaluate it, and run the paper's tables. Bad input exits 2 "
                "with one line, before any work.")

@@ -3,6 +3,7 @@ resumable at the finest useful grain (every piece cached under the key of its co
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -84,7 +85,7 @@ class Run:
         self._targets: list[float] | None = None
         self._memo: dict[object, Any] = {}
 
-    def autocast(self) -> torch.autocast:
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
         """The run's precision for evaluations (loops set theirs from their configs, the same)."""
         return autocast(self.device, self.precision)
 
