@@ -104,8 +104,15 @@ def fmt(value: object, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def env_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as a positive count, or None where it is unset or not a number."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def device_of(args: argparse.Namespace) -> torch.device:
-    """The device, with this process's CPU threads set (``--threads``, default every usable core)."""
+    """The device, with this process's CPU threads set (``--threads``; else ``OMP_NUM_THREADS``
+    when set, as parallel jobs sharing a machine set it; else every usable core)."""
     import torch
 
     from ..provenance import resolve_device
@@ -115,7 +122,7 @@ def device_of(args: argparse.Namespace) -> torch.device:
     threads = getattr(args, "threads", None)
     if threads is not None and not 1 <= threads <= 4 * cores:
         raise WFNetError(f"--threads must be between 1 and {4 * cores} (this machine has {cores} cores), got {threads}")
-    torch.set_num_threads(threads or cores)
+    torch.set_num_threads(threads or env_threads() or cores)
     return device
 
 
