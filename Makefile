@@ -120,9 +120,11 @@ IA_BACKBONE ?= resnet18
 IA_WIDTH ?= 0.5
 IA_TRAIN_EPOCHS ?= 3
 IA_UNTRAIN_EPOCHS ?= 6
+# evaluated in fp32: the page's widgets and its ONNX twin compute in fp32, and show these numbers
+IA_EVAL_PRECISION := fp32
 IA := runs/book-interactive/$(IA_DATASET)/$(IA_BACKBONE)
 IA_PARAMS := $(IA)/params.txt
-IA_SETTINGS := $(IA_WIDTH) $(IA_TRAIN_EPOCHS) $(IA_UNTRAIN_EPOCHS) $(DEVICE)
+IA_SETTINGS := $(IA_WIDTH) $(IA_TRAIN_EPOCHS) $(IA_UNTRAIN_EPOCHS) $(DEVICE) $(IA_EVAL_PRECISION)
 IA_EVAL := $(IA)/evaluate/metrics.json
 
 $(IA_PARAMS): FORCE
@@ -143,7 +145,8 @@ $(IA)/wf/wf.pt: $(IA)/original/model.pt
 
 $(IA_EVAL): $(IA)/wf/wf.pt
 	rm -rf $(IA)/evaluate $(IA)/.evaluate.part
-	$(VENV)/bin/wfnet evaluate --checkpoint $(IA)/wf/wf.pt --device $(DEVICE) --out $(IA)/.evaluate.part --no-progress
+	$(VENV)/bin/wfnet evaluate --checkpoint $(IA)/wf/wf.pt --device $(DEVICE) --precision $(IA_EVAL_PRECISION) \
+		--out $(IA)/.evaluate.part --no-progress
 	mv $(IA)/.evaluate.part $(IA)/evaluate
 
 interactive-model: $(IA_EVAL)

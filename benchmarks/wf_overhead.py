@@ -16,6 +16,7 @@ from _timing import median_seconds
 
 from wfnet import create_backbone, wrap
 from wfnet.provenance import device_name, git_commit, resolve_device
+from wfnet.runtime import autocast, resolve_precision
 
 
 def main() -> None:
@@ -26,14 +27,16 @@ def main() -> None:
     ap.add_argument("--backbones", nargs="+", default=["resnet18", "vit_tiny", "vgg16", "vit_small"])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--no-fuse", action="store_true", help="time the unfused (reference) gates")
+    ap.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                    help="auto: bf16 on CUDA or a CPU with native bf16, else fp32")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
     print(f"# WF overhead, batch {args.batch}, 3x{args.size}x{args.size}, {'unfused' if args.no_fuse else 'fused'} "
           f"gates, {device_name(device)}, torch {torch.__version__}, commit {git_commit()[:12]}")
-    print("| backbone | plain infer img/s | WF single-row infer img/s | single WF/plain time | WF mixed-rows "
+    print("| backbone | precision | plain infer img/s | WF single-row infer img/s | single WF/plain time | WF mixed-rows "
           "infer img/s | mixed WF/plain time | plain train img/s | WF untrain img/s | train WF/plain time |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    amp = device.type == "cuda"
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.backbones:
         torch.manual_seed(0)
         plain = create_backbone(name, 10, 3, args.size).to(device).eval()
@@ -45,14 +48,14 @@ def main() -> None:
 
         def infer(m, **kw):
             def run() -> None:
-                with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                with torch.no_grad(), autocast(device, precision):
                     m(x, **kw)
             return run
 
         def train_step(m, params, **kw):
             opt = torch.optim.SGD(params, lr=1e-3)
             def run() -> None:
-                with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+                with autocast(device, precision):
                     loss = F.cross_entropy(m(x, **kw).float(), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -66,7 +69,7 @@ def main() -> None:
         tt_plain = median_seconds(train_step(plain_train, list(plain_train.parameters())), device, repeat=args.repeat)
         tt_wf = median_seconds(train_step(wf, wf.alphas(), forget=rows), device, repeat=args.repeat)
         b = args.batch
-        print(f"| {name} | {b / t_plain:.0f} | {b / t_single:.0f} | {t_single / t_plain:.3f} | {b / t_mixed:.0f} | "
+        print(f"| {name} | {precision} | {b / t_plain:.0f} | {b / t_single:.0f} | {t_single / t_plain:.3f} | {b / t_mixed:.0f} | "
               f"{t_mixed / t_plain:.3f} | {b / tt_plain:.0f} | {b / tt_wf:.0f} | {tt_wf / tt_plain:.3f} |", flush=True)
 
 

@@ -35,24 +35,25 @@ seed = 0
 progress = True
 
 # %%
-from wfnet import report
 from wfnet.experiments.presets import PRESETS
 from wfnet.experiments.reproduce import reproduce
+from wfnet.report import experiments_page as page
+from wfnet.report import format as fmt
 from wfnet.report import paper_values
 
-results, runs = report.resolve(results_dir), report.resolve(runs_dir)
+results, runs = fmt.resolve(results_dir), fmt.resolve(runs_dir)
 print(f"{dataset} / {backbone} / preset {preset!r}: results -> {results}, checkpoints -> {runs}")
-report.show(report.config_text(PRESETS.get(preset).train_config(dataset, backbone, seed),
-                               "Training configuration of this preset"))
+fmt.show(page.config_text(PRESETS.get(preset).train_config(dataset, backbone, seed),
+                          "Training configuration of this preset"))
 
 # %%
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["original"], progress=progress)
-report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
+fmt.plain(page.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Per-class test accuracy of the original model (its "forget accuracy" for class c is simply its
 # accuracy on class c: it forgets nothing).
 
 # %%
-report.plain(report.per_class_table(results, preset, dataset, backbone, "original"))
+fmt.plain(page.per_class_table(results, preset, dataset, backbone, "original"))

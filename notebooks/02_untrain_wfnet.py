@@ -32,25 +32,26 @@ progress = True
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from wfnet import report
 from wfnet.experiments.presets import PRESETS
 from wfnet.experiments.reproduce import reproduce
+from wfnet.report import experiments_page as page
+from wfnet.report import format as fmt
 from wfnet.report import paper_values
 
-results, runs = report.resolve(results_dir), report.resolve(runs_dir)
-report.show(report.config_text(PRESETS.get(preset).untrain_config(backbone, seed),
-                               "Untraining configuration of this preset"))
+results, runs = fmt.resolve(results_dir), fmt.resolve(runs_dir)
+fmt.show(page.config_text(PRESETS.get(preset).untrain_config(backbone, seed),
+                          "Untraining configuration of this preset"))
 
 # %%
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["original", "wfnet"], progress=progress)
-report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
+fmt.plain(page.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Untraining: validation loss at each evaluation (early stopping watches it).
 
 # %%
-history = report.untrain_history(runs, preset, dataset, backbone)
+history = page.untrain_history(runs, preset, dataset, backbone)
 if history is None:
     print("not run: no WF checkpoint with a history under", runs)
 else:
@@ -64,4 +65,4 @@ else:
 # Per class: the model asked to forget class c, scored on class c (Acc_f) and on the rest (Acc_r).
 
 # %%
-report.plain(report.per_class_table(results, preset, dataset, backbone, "wfnet"))
+fmt.plain(page.per_class_table(results, preset, dataset, backbone, "wfnet"))

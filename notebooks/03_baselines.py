@@ -27,20 +27,21 @@ seed = 0
 progress = True
 
 # %%
-from wfnet import report
 from wfnet.experiments.reproduce import reproduce
-from wfnet.report import paper_values
+from wfnet.report import experiments_page as page
+from wfnet.report import format as fmt
+from wfnet.report import paper_values, sources
 
-results, runs = report.resolve(results_dir), report.resolve(runs_dir)
+results, runs = fmt.resolve(results_dir), fmt.resolve(runs_dir)
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["retrained", "random_labels", "negative_gradients"], progress=progress)
-report.plain(report.method_summary(out, paper_values.paper_dataset_for(dataset)))
+fmt.plain(page.method_summary(out, paper_values.paper_dataset_for(dataset)))
 
 # %% [markdown]
 # Every method of this dataset and backbone side by side, with its wall time and device:
 
 # %%
-runs_ = report.runs_table(results, sources=[(preset, dataset)], backbone=backbone)
+runs_ = sources.runs_table(results, sources=[(preset, dataset)], backbone=backbone)
 runs_ = runs_.assign(date=runs_["date"].map(lambda d: str(d)[:10]),
                      commit=runs_["git commit"].map(lambda c: str(c)[:9]))
-report.plain(runs_[["method", "device", "wall time (s)", "train / test images", "date", "commit"]], wrap=["method"])
+fmt.plain(runs_[["method", "device", "wall time (s)", "train / test images", "date", "commit"]], wrap=["method"])

@@ -41,17 +41,19 @@
 results_dir = "results"
 
 # %% tags=["remove-input"]
-from wfnet import report
+from wfnet.report import ablation_page as page
+from wfnet.report import format as fmt
+from wfnet.report import tuning
 
-views = report.ablation_views(report.resolve(results_dir))
+views = page.ablation_views(fmt.resolve(results_dir))
 if not views:
-    report.show("No ablation results yet: run `wfnet ablate` (see the README).")
+    fmt.show("No ablation results yet: run `wfnet ablate` (see the README).")
 for original, main, cost in views:
-    report.show(f"## {original}")
-    report.show(report.plain(main, caption="Scores (test split) and untraining choices, best Acc_r first",
-                             wrap=["variant", "forget term"]))
-    report.show(report.plain(cost, caption="Worst rows, length and cost of each variant",
-                             wrap=["variant", "worst rows (Acc_r)"]))
+    fmt.show(f"## {original}")
+    fmt.show(fmt.plain(main, caption="Scores (test split) and untraining choices, best Acc_r first",
+                       wrap=["variant", "forget term"]))
+    fmt.show(fmt.plain(cost, caption="Worst rows, length and cost of each variant",
+                       wrap=["variant", "worst rows (Acc_r)"]))
 
 # %% [markdown]
 # ## The baselines' hyper-parameters, chosen on a validation split
@@ -68,13 +70,13 @@ for original, main, cost in views:
 # while its key is current) and records it (`wfnet.experiments.baseline_search.resolve_preset`).
 
 # %% tags=["remove-input"]
-searches = report.baseline_search_views(report.resolve(results_dir))
+searches = page.baseline_search_views(fmt.resolve(results_dir))
 if not searches:
-    report.show("No baseline search has run yet: `wfnet search-baselines --dataset D --backbone B --preset P`.")
+    fmt.show("No baseline search has run yet: `wfnet search-baselines --dataset D --backbone B --preset P`.")
 for run, rows, note in searches:
-    report.show(f"### {run}")
-    report.show(report.plain(rows, caption="Candidates on the validation split; ✓ = chosen", wrap=["candidate"]))
-    report.show(note)
+    fmt.show(f"### {run}")
+    fmt.show(fmt.plain(rows, caption="Candidates on the validation split; ✓ = chosen", wrap=["candidate"]))
+    fmt.show(note)
 
 # %% [markdown]
 # ### What ran
@@ -83,8 +85,8 @@ for run, rows, note in searches:
 # from its own provenance: the rows of Table 1 and of the beyond chapter.
 
 # %% tags=["remove-input"]
-configs = report.baseline_configs(report.resolve(results_dir))
+configs = tuning.baseline_configs(fmt.resolve(results_dir))
 if configs.empty:
-    report.show("No baseline result yet.")
+    fmt.show("No baseline result yet.")
 else:
-    report.show(report.plain(configs, wrap=["configuration", "chosen by"]))
+    fmt.show(fmt.plain(configs, wrap=["configuration", "chosen by"]))

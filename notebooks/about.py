@@ -25,22 +25,23 @@ import platform
 import torch
 
 import wfnet
-from wfnet import report
+from wfnet.report import about_page as page
+from wfnet.report import format as fmt
 
-results = report.resolve(results_dir)
-views = report.about_views(results)
+results = fmt.resolve(results_dir)
+views = page.about_views(results)
 if not views:
-    report.show(f"_{report.NOT_RUN}: no result file under `{results_dir}/` yet._")
+    fmt.show(f"_{fmt.NOT_RUN}: no result file under `{results_dir}/` yet._")
 total, files = 0.0, 0
 for head, rows in views:
-    report.show(f"**{head}**")
-    report.show(report.plain(rows, wrap=["method", "device", "cost"]))
-    total += rows["wall time (s)"].map(lambda v: float(v) if v != report.NOT_RUN else 0.0).sum()
+    fmt.show(f"**{head}**")
+    fmt.show(fmt.plain(rows, wrap=["method", "device", "cost"]))
+    total += rows["wall time (s)"].map(lambda v: float(v) if v != fmt.NOT_RUN else 0.0).sum()
     files += len(rows)
 if views:
-    report.show(f"{files} result files; {total / 60:.1f} min of recorded wall time in total. The ablation "
-                "variants are listed with their own provenance on the ablation page, the README's full-width CPU "
-                "runs on the Table 1 page.")
+    fmt.show(f"{files} result files; {total / 60:.1f} min of recorded wall time in total. The ablation "
+             "variants are listed with their own provenance on the ablation page, the README's full-width CPU "
+             "runs on the Table 1 page.")
 
 # %% [markdown]
 # The machine that built this page (not necessarily the one that ran the experiments):

@@ -65,11 +65,11 @@ backbone = "resnet18"
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from wfnet import report
 from wfnet.experiments.results import read_result
 from wfnet.report import beyond
+from wfnet.report import format as fmt
 
-results = report.resolve(results_dir)
+results = fmt.resolve(results_dir)
 runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]
 display(Markdown("Runs shown: " + ", ".join(f"`{p} · {d} · {b}`" for p, d, b in runs)))
 
@@ -84,12 +84,12 @@ display(Markdown("Runs shown: " + ", ".join(f"`{p} · {d} · {b}`" for p, d, b i
 # %% tags=["remove-input"]
 for p, d, b in runs:
     mf = read_result(results, p, d, b, "multiforget")
-    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
+    display(Markdown(f"### {fmt.source_label((p, d))} · {b}"))
     if mf is None:
-        display(Markdown(f"_{report.NOT_RUN}: no `multiforget.json` for this run._"))
+        display(Markdown(f"_{fmt.NOT_RUN}: no `multiforget.json` for this run._"))
         continue
-    report.show(report.wrapped(beyond.multiforget_frame(mf)))
-    report.show(beyond.multiforget_findings(mf))
+    fmt.show(fmt.wrapped(beyond.multiforget_frame(mf)))
+    fmt.show(beyond.multiforget_findings(mf))
 
 # %% [markdown]
 # Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$, the two rows combined by
@@ -100,10 +100,10 @@ for p, d, b in runs:
 for p, d, b in runs:
     mf = read_result(results, p, d, b, "multiforget")
     if mf is None:
-        display(Markdown(f"**Pair heatmaps · {p} · {d} · {b}: {report.NOT_RUN}**"))
+        display(Markdown(f"**Pair heatmaps · {p} · {d} · {b}: {fmt.NOT_RUN}**"))
         continue
     for combine in mf["config"]["combines"]:
-        beyond.plot_pair_heatmaps(mf, combine, title=f"{report.source_label((p, d))} · {b}")
+        beyond.plot_pair_heatmaps(mf, combine, title=f"{fmt.source_label((p, d))} · {b}")
         plt.show()
 
 # %% [markdown]
@@ -115,10 +115,10 @@ for p, d, b in runs:
 
 # %% tags=["remove-input"]
 for p, d, b in runs:
-    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
-    report.show(report.wrapped(beyond.methods_frame(results, p, d, b)))
-    report.show(beyond.mia_caveat(read_result(results, p, d, b, "mia")))
-    report.show(beyond.key_caveat(results, p, d, b))
+    display(Markdown(f"### {fmt.source_label((p, d))} · {b}"))
+    fmt.show(fmt.wrapped(beyond.methods_frame(results, p, d, b)))
+    fmt.show(beyond.mia_caveat(read_result(results, p, d, b, "mia")))
+    fmt.show(beyond.key_caveat(results, p, d, b))
 
 # %% [markdown]
 # ## 3. The gap to the retrained model
@@ -131,9 +131,9 @@ for p, d, b in runs:
 
 # %% tags=["remove-input"]
 for p, d, b in runs:
-    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
-    report.show(report.wrapped(beyond.gap_frame(results, p, d, b)))
-    report.show(beyond.gap_findings(results, p, d, b))
+    display(Markdown(f"### {fmt.source_label((p, d))} · {b}"))
+    fmt.show(fmt.wrapped(beyond.gap_frame(results, p, d, b)))
+    fmt.show(beyond.gap_findings(results, p, d, b))
 
 # %% [markdown]
 # ## 4. Cost
@@ -145,10 +145,10 @@ for p, d, b in runs:
 
 # %% tags=["remove-input"]
 for p, d, b in runs:
-    display(Markdown(f"### {report.source_label((p, d))} · {b}"))
-    report.show(report.wrapped(beyond.cost_frame(results, p, d, b)))
+    display(Markdown(f"### {fmt.source_label((p, d))} · {b}"))
+    fmt.show(fmt.wrapped(beyond.cost_frame(results, p, d, b)))
     prov = [(name, (read_result(results, p, d, b, name) or {}).get("provenance") or {})
             for name in beyond.BEYOND_FILES]
-    lines = [f"- `{name}.json`: {pr.get('wall_seconds', report.NOT_RUN)} s on {pr.get('device', '?')}, "
-             f"{pr.get('date', '?')}" if pr else f"- `{name}.json`: {report.NOT_RUN}" for name, pr in prov]
-    report.show("\n".join(lines))
+    lines = [f"- `{name}.json`: {pr.get('wall_seconds', fmt.NOT_RUN)} s on {pr.get('device', '?')}, "
+             f"{pr.get('date', '?')}" if pr else f"- `{name}.json`: {fmt.NOT_RUN}" for name, pr in prov]
+    fmt.show("\n".join(lines))

@@ -28,20 +28,20 @@
 assets = "book/_assets_onnx/onnx"  # written by `make onnx-page` (wfnet.report.onnx_page)
 
 # %% tags=["remove-input"]
-from wfnet import report
 from wfnet.errors import WFNetError
+from wfnet.report import format as fmt
 from wfnet.report import onnx_page
 
-vectors_path = report.resolve(assets) / onnx_page.VECTORS_FILE
+vectors_path = fmt.resolve(assets) / onnx_page.VECTORS_FILE
 try:
     vectors = onnx_page.read_vectors(vectors_path)
 except WFNetError as err:
     vectors = None
-    report.show(f"_{report.NOT_RUN}: no exported model ({err}). `make onnx-page` exports it from the "
-                "interactive page's checkpoint._")
+    fmt.show(f"_{fmt.NOT_RUN}: no exported model ({err}). `make onnx-page` exports it from the "
+             "interactive page's checkpoint._")
 if vectors is not None:
-    report.show_html(onnx_page.model_card(vectors))
-    report.show_html(onnx_page.page_html(vectors))
+    fmt.show_html(onnx_page.model_card(vectors))
+    fmt.show_html(onnx_page.page_html(vectors))
 
 # %% [markdown]
 # ## The same model from Python

@@ -30,20 +30,21 @@ results_dir = "results"
 n_layers = 3
 
 # %% tags=["remove-input"]
-from wfnet import report
-from wfnet.report import paper_values
+from wfnet.report import figures_page as page
+from wfnet.report import format as fmt
+from wfnet.report import paper_values, status
 
-results = report.resolve(results_dir)
-report.show_html(report.status_html(results, "figures"))
+results = fmt.resolve(results_dir)
+fmt.show_html(status.status_html(results, "figures"))
 
 
 def panel(dataset: str, backbone: str) -> tuple[str, object, tuple | None]:
-    runs = report.relationship_runs(results, dataset, backbone)
+    runs = page.relationship_runs(results, dataset, backbone)
     label = f"{paper_values.BACKBONE_LABELS.get(backbone, backbone)} ({dataset}"
     if not runs:
         return label + ")", None, None
     preset, dataset, backbone = runs[0]
-    return f"{label}, {preset})", report.relationships_frame(results, preset, dataset, backbone), runs[0]
+    return f"{label}, {preset})", page.relationships_frame(results, preset, dataset, backbone), runs[0]
 
 
 # %% [markdown]
@@ -52,13 +53,13 @@ def panel(dataset: str, backbone: str) -> tuple[str, object, tuple | None]:
 # %% tags=["remove-input"]
 label, rel, run = panel("cifar10", "vgg16")
 if rel is None:
-    report.show(f"**Figure 3: {report.NOT_RUN}.** It needs a WF-Net run of VGG-16 on CIFAR-10 "
-                "(`wfnet reproduce --dataset cifar10 --backbone vgg16 --preset paper`, a GPU piece of "
-                "the queue on the [reproduce page](../book/reproduce.md)); none is in `results/` yet.")
+    fmt.show(f"**Figure 3: {fmt.NOT_RUN}.** It needs a WF-Net run of VGG-16 on CIFAR-10 "
+             "(`wfnet reproduce --dataset cifar10 --backbone vgg16 --preset paper`, a GPU piece of "
+             "the queue on the [reproduce page](../book/reproduce.md)); none is in `results/` yet.")
 else:
-    layer = report.pick_layers(rel, 3)[1:2]
-    fig = report.figure_relationships([(label, rel)], 1, layers=layer)
-    report.show_html(report.figure_html(
+    layer = page.pick_layers(rel, 3)[1:2]
+    fig = page.figure_relationships([(label, rel)], 1, layers=layer)
+    fmt.show_html(page.figure_html(
         fig, "3", f"Relationships found by WF-Net between the filters of one VGG-16 layer ({layer[0]}) and the "
         f"CIFAR-10 classes ({run[0]} preset): for each class its top-10 most closed gates, keeping the filters "
         "that are in the top-10 of at least two classes. Colour: relevance 1 − σ(α)."))
@@ -69,11 +70,11 @@ else:
 # %% tags=["remove-input"]
 rows = [panel("cifar10", b)[:2] for b in ("vgg16", "resnet18", "vit_tiny")]
 if all(rel is None for _, rel in rows):
-    report.show(f"**Figure 4: {report.NOT_RUN}.** It needs WF-Net runs of VGG-16, ResNet-18 and ViT-T on "
-                "CIFAR-10; none is in `results/` yet.")
+    fmt.show(f"**Figure 4: {fmt.NOT_RUN}.** It needs WF-Net runs of VGG-16, ResNet-18 and ViT-T on "
+             "CIFAR-10; none is in `results/` yet.")
 else:
-    fig = report.figure_relationships(rows, n_layers)
-    report.show_html(report.figure_html(
+    fig = page.figure_relationships(rows, n_layers)
+    fmt.show_html(page.figure_html(
         fig, "4", f"Filter–class relationships on CIFAR-10 in {n_layers} layers (first to last) of VGG-16, "
         "ResNet-18 and ViT-T (top-10 gates per class, filters shared by at least two classes; for a ViT a "
         "“filter” is an output feature of a q/k/v projection)."))
@@ -88,15 +89,15 @@ else:
 # 512 filters.
 
 # %% tags=["remove-input"]
-others = [r for r in report.relationship_runs(results) if r[1] != "cifar10"]
+others = [r for r in page.relationship_runs(results) if r[1] != "cifar10"]
 if not others:
-    report.show(f"_{report.NOT_RUN}: no relationships.csv in `results/`._")
+    fmt.show(f"_{fmt.NOT_RUN}: no relationships.csv in `results/`._")
 for i, (preset_, dataset_, backbone_) in enumerate(others, 1):
-    rel = report.relationships_frame(results, preset_, dataset_, backbone_)
+    rel = page.relationships_frame(results, preset_, dataset_, backbone_)
     name = paper_values.BACKBONE_LABELS.get(backbone_, backbone_)
-    layers = report.pick_layers(rel, n_layers)
-    fig = report.figure_relationships([(f"{name} ({dataset_}, {preset_})", rel)], n_layers)
-    report.show_html(report.figure_html(
+    layers = page.pick_layers(rel, n_layers)
+    fig = page.figure_relationships([(f"{name} ({dataset_}, {preset_})", rel)], n_layers)
+    fmt.show_html(page.figure_html(
         fig, f"S{i}", f"As Figures 3 and 4, for {name} on {dataset_} ({preset_} preset), layers "
         f"{', '.join(layers)}: per class its top-10 most closed gates, filters in the top-10 of at least two "
         "classes. Rows: the class forgotten; columns: filter index; colour: relevance 1 − σ(α)."))
@@ -113,17 +114,17 @@ import pandas as pd
 from wfnet.checkpoint import load
 from wfnet.evaluation import explain
 
-ia = report.resolve("runs/book-interactive/mnist-5k/resnet18/wf/wf.pt")
+ia = fmt.resolve("runs/book-interactive/mnist-5k/resnet18/wf/wf.pt")
 if not ia.is_file():
-    report.show(f"_{report.NOT_RUN}: no interactive model at `{ia}` (`make book` trains it)._")
+    fmt.show(f"_{fmt.NOT_RUN}: no interactive model at `{ia}` (`make book` trains it)._")
 else:
     loaded = load(ia)
     model = loaded.model
     rel = pd.DataFrame(explain.relationships(model, top_k=10, min_classes=2))
     rel["class_name"] = rel["class"].astype(str)
-    layers = report.pick_layers(rel, n_layers)
-    fig = report.figure_relationships([("ResNet-18 ×1/2 (mnist-5k, interactive page)", rel)], n_layers)
-    report.show_html(report.figure_html(
+    layers = page.pick_layers(rel, n_layers)
+    fig = page.figure_relationships([("ResNet-18 ×1/2 (mnist-5k, interactive page)", rel)], n_layers)
+    fmt.show_html(page.figure_html(
         fig, f"S{len(others) + 1}", f"As Figures 3 and 4, for the interactive page's ResNet-18 at width 1/2 on "
         f"mnist-5k, layers {', '.join(layers)}: per class its top-10 most closed gates, filters in the top-10 of at "
         "least two classes; colour: relevance 1 − σ(α)."))

@@ -38,19 +38,19 @@ top_k = 5
 # %% tags=["remove-input"]
 from IPython.display import display
 
-from wfnet import report
+from wfnet.report import format as fmt
 from wfnet.report import widgets
 
-root = report.resolve(model_dir)
-path = report.resolve(checkpoint) if checkpoint else root / "wf" / "wf.pt"
+root = fmt.resolve(model_dir)
+path = fmt.resolve(checkpoint) if checkpoint else root / "wf" / "wf.pt"
 core = None
 if path.is_file():
     core = widgets.load_core(path, data_root, device)
     core.states()  # all N_c + 1 single states up front: every later change is a cache hit
-    report.show_html(widgets.model_card(core, path, root / "evaluate" / "metrics.json"))
+    fmt.show_html(widgets.model_card(core, path, root / "evaluate" / "metrics.json"))
 else:
-    report.show(f"**{report.NOT_RUN}**: no WF checkpoint at `{path}`. `make book` trains it "
-                "(`wfnet train`, `wfnet untrain`, `wfnet evaluate` into `runs/book-interactive/`).")
+    fmt.show(f"**{fmt.NOT_RUN}**: no WF checkpoint at `{path}`. `make book` trains it "
+             "(`wfnet train`, `wfnet untrain`, `wfnet evaluate` into `runs/book-interactive/`).")
 
 # %% [markdown]
 # This model is **not** the 1/8-width smoke model of Table 1: that one is too small and too

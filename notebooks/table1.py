@@ -21,12 +21,14 @@ results_dir = "results"
 preset = "smoke"
 
 # %% tags=["remove-input"]
-from wfnet import report
 from wfnet.methods import label
-from wfnet.report import paper_values
+from wfnet.report import format as fmt
+from wfnet.report import paper_values, sources, status
+from wfnet.report import table1_page as page
+from wfnet.report import tuning
 
-results = report.resolve(results_dir)
-report.show_html(report.status_html(results, "table1"))
+results = fmt.resolve(results_dir)
+fmt.show_html(status.status_html(results, "table1"))
 
 # %% [markdown]
 # **Reading the rows.** For each backbone and method, the `paper` row (grey) holds the values
@@ -42,21 +44,21 @@ report.show_html(report.status_html(results, "table1"))
 
 # %% tags=["remove-input"]
 for paper_dataset in paper_values.PAPER_DATASETS:
-    view, notes = report.table1_view(results, paper_dataset, preset)
-    report.show(f"## {paper_dataset}")
-    report.show(" ".join(notes))
-    report.show(report.view_styled(view, caption=report.table1_caption(paper_dataset)))
-    configs = report.baseline_configs(results, paper_dataset)
+    view, notes = page.table1_view(results, paper_dataset, preset)
+    fmt.show(f"## {paper_dataset}")
+    fmt.show(" ".join(notes))
+    fmt.show(page.view_styled(view, caption=page.table1_caption(paper_dataset)))
+    configs = tuning.baseline_configs(results, paper_dataset)
     if len(configs):
-        report.show("The baselines' configurations (seed 0's result files) and where each was chosen:")
-        report.show(report.plain(configs, wrap=["configuration", "chosen by"]))
-    sources = report.discover_sources(results, paper_dataset)
-    runs = report.runs_table(results, sources)
-    runs = runs[runs["method"].isin([label(m) for m in report.table_methods(results)])]
+        fmt.show("The baselines' configurations (seed 0's result files) and where each was chosen:")
+        fmt.show(fmt.plain(configs, wrap=["configuration", "chosen by"]))
+    ours = sources.discover_sources(results, paper_dataset)
+    runs = sources.runs_table(results, ours)
+    runs = runs[runs["method"].isin([label(m) for m in sources.table_methods(results)])]
     if len(runs):
-        report.show("Runs behind our rows (wall time and device of every result file):")
+        fmt.show("Runs behind our rows (wall time and device of every result file):")
         runs = runs.assign(date=runs["date"].map(lambda d: str(d)[:10]))
-        report.show(report.plain(runs[["preset", "backbone", "method", "device", "wall time (s)", "date"]]))
+        fmt.show(fmt.plain(runs[["preset", "backbone", "method", "device", "wall time (s)", "date"]]))
 
 # %% [markdown]
 # ## The full-width runs on CPU (README, "Measured here")
@@ -70,20 +72,20 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 # measured for these runs.
 
 # %% tags=["remove-input"]
-measured = report.measured_table(results)
+measured = page.measured_table(results)
 if measured.empty:
-    report.show(f"_{report.NOT_RUN}: no `results/measured/*/*/*/metrics.json`._")
+    fmt.show(f"_{fmt.NOT_RUN}: no `results/measured/*/*/*/metrics.json`._")
 else:
-    report.show(report.plain(measured, caption="Full-width ResNet-18 on mnist-5k, 2 CPU cores (results/measured/)",
-                             wrap=["what"]))
+    fmt.show(fmt.plain(measured, caption="Full-width ResNet-18 on mnist-5k, 2 CPU cores (results/measured/)",
+                       wrap=["what"]))
 
 # %% [markdown]
 # ## Datasets of ours that the paper did not use (no paper rows)
 
 # %% tags=["remove-input"]
-others = sorted({s for s in report.discover_sources(results) if paper_values.paper_dataset_for(s[1]) is None})
+others = sorted({s for s in sources.discover_sources(results) if paper_values.paper_dataset_for(s[1]) is None})
 if not others:
-    report.show("None run yet.")
+    fmt.show("None run yet.")
 for source in others:
-    report.show(f"### {source[1]}")
-    report.show(report.styled(report.table1(results, None, [source])))
+    fmt.show(f"### {source[1]}")
+    fmt.show(fmt.styled(page.table1(results, None, [source])))

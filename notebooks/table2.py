@@ -30,24 +30,25 @@ preset = "smoke"
 import plotly.graph_objects as go
 from IPython.display import HTML, display
 
-from wfnet import report
 from wfnet.experiments.results import iter_results
-from wfnet.report import paper_values
+from wfnet.report import format as fmt
+from wfnet.report import paper_values, sources, status
+from wfnet.report import table2_page as page
 
-results = report.resolve(results_dir)
-report.show_html(report.status_html(results, "table2"))
+results = fmt.resolve(results_dir)
+fmt.show_html(status.status_html(results, "table2"))
 for paper_dataset in paper_values.PAPER_DATASETS:
-    sources = report.discover_sources(results, paper_dataset)
-    report.show(f"## {paper_dataset}")
-    if not sources:
-        report.show(f"No run of ours on {paper_dataset} yet: the paper's values only.")
-    report.show(report.styled(report.table2(results, paper_dataset, sources),
-                              caption=f"Table 2, {paper_dataset}: insertion (Ins) and deletion (Del) AUC of WF-Net"))
-    runs = report.runs_table(results, sources)
+    ours = sources.discover_sources(results, paper_dataset)
+    fmt.show(f"## {paper_dataset}")
+    if not ours:
+        fmt.show(f"No run of ours on {paper_dataset} yet: the paper's values only.")
+    fmt.show(fmt.styled(page.table2(results, paper_dataset, ours),
+                        caption=f"Table 2, {paper_dataset}: insertion (Ins) and deletion (Del) AUC of WF-Net"))
+    runs = sources.runs_table(results, ours)
     runs = runs[runs["method"] == "WF-Net"]
     if len(runs):
         runs = runs.assign(date=runs["date"].map(lambda d: str(d)[:10]))
-        report.show(report.plain(runs[["preset", "dataset", "backbone", "device", "wall time (s)", "date"]]))
+        fmt.show(fmt.plain(runs[["preset", "dataset", "backbone", "device", "wall time (s)", "date"]]))
 
 # %% [markdown]
 # ## Insertion and deletion curves
@@ -60,12 +61,12 @@ PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebo
 wf_runs = sorted((r["preset"], r["dataset"], r["backbone"]) for r in iter_results(results)
                  if r.get("method") == "wfnet")
 if not wf_runs:
-    report.show("_not run: no WF-Net result in `results/` yet._")
+    fmt.show("_not run: no WF-Net result in `results/` yet._")
 first = True
 for preset_, dataset_, backbone_ in wf_runs:
-    curves = report.curves_frame(results, preset_, dataset_, backbone_)
+    curves = page.curves_frame(results, preset_, dataset_, backbone_)
     if curves is None:
-        report.show(f"_{preset_} · {dataset_} · {backbone_}: curves not run._")
+        fmt.show(f"_{preset_} · {dataset_} · {backbone_}: curves not run._")
         continue
     fig = go.Figure()
     for name, part in curves.groupby("curve"):

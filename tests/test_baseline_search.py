@@ -9,7 +9,7 @@ import pytest
 
 from wfnet.errors import WFNetError
 from wfnet.experiments.baseline_search import SEARCH_FILE, SPACES, choose, grid, resolve_preset, run_search, search_key
-from wfnet.experiments.presets import PRESETS
+from wfnet.experiments.presets import PRESETS, with_precision
 from wfnet.experiments.results import result_path
 from wfnet.methods.baselines import FinetuneConfig
 from wfnet.methods.salun import SalunConfig
@@ -77,7 +77,7 @@ def test_a_current_search_sets_each_baselines_config_and_its_source(tmp_path):
     _search_file(tmp_path, key, CHOSEN)
     used = resolve_preset(smoke, "mnist-5k", "resnet18", tmp_path)
     for method, cfg in CHOSEN.items():
-        assert used.method_config(method, "mnist-5k", "resnet18", 0) == cfg, method
+        assert used.method_config(method, "mnist-5k", "resnet18", 0) == with_precision(cfg, smoke.resolved_precision)
         assert used.config_source(method) == f"search:{key}"
         assert used.key("mnist-5k", "resnet18", 0, method) != smoke.key("mnist-5k", "resnet18", 0, method)
     for method in ("original", "wfnet", "retrained"):  # untouched by the baselines' search

@@ -14,7 +14,13 @@ from wfnet import wrap
 from wfnet.errors import WFNetError
 from wfnet.evaluation.explain import OPEN
 from wfnet.evaluation.mia import MIAConfig, mia_efficacy, mia_features, model_mia
-from wfnet.evaluation.multiforget import MultiForgetConfig, evaluate_multiforget, sample_sets, set_logits
+from wfnet.evaluation.multiforget import (
+    MultiForgetConfig,
+    evaluate_multiforget,
+    forgotten,
+    sample_sets,
+    set_logits,
+)
 from wfnet.evaluation.relearn import class_accuracy
 from wfnet.layers.gates import select_gates
 from wfnet.methods.baselines import FinetuneConfig
@@ -112,6 +118,19 @@ def test_evaluate_multiforget_on_a_toy_wf_model(trained_toy):
         for comb in ("product", "min"):
             assert 0 <= s[comb]["acc_f"] <= 100 and 0 <= s[comb]["acc_r"] <= 100
     json.dumps(out, allow_nan=False)  # the result file must be valid JSON
+    for size, row in out["summary"].items():  # forgotten + failing = every set of that size, per combination
+        for comb in ("product", "min"):
+            failing = row[comb]["failing_sets"]
+            assert row[comb]["n_forgotten"] + len(failing) == row["n_sets"]
+            assert all(not forgotten(s[comb], MultiForgetConfig()) for s in out["sets"] if s["classes"] in failing)
+
+
+def test_a_set_is_forgotten_at_both_thresholds_only():
+    cfg = MultiForgetConfig()  # Acc_f <= 5 with Acc_r >= 85
+    assert forgotten({"acc_f": 5.0, "acc_r": 85.0}, cfg)
+    assert not forgotten({"acc_f": 5.1, "acc_r": 99.0}, cfg)
+    assert not forgotten({"acc_f": 0.0, "acc_r": 84.9}, cfg)
+    assert not forgotten({"acc_f": None, "acc_r": 90.0}, cfg)
 
 
 # -- membership inference ------------------------------------------------------------------------------
@@ -350,3 +369,28 @@ def test_changing_the_attack_rescores_every_method(tmp_path):
                 assert second[m]["per_class"][c]["confidence"]["n_holdout"] > n, (m, c)
     finally:
         METHODS.unregister("toy_keep")
+
+
+def test_evaluate_sets_writes_every_pair_and_100_triples_with_provenance(trained_toy, tmp_path):
+    """``wfnet evaluate --sets pairs``'s file: every pair, up to 100 triples, both combinations."""
+    from wfnet.experiments.pipeline import evaluate_sets
+
+    model, data = trained_toy
+    wf = _random_alpha(wrap(model, data.num_classes), seed=2)
+    payload = evaluate_sets(wf, data, CPU, tmp_path / "model.pt", tmp_path / "sets.json")
+    written = json.loads((tmp_path / "sets.json").read_text())
+    assert written["summary"] == payload["summary"] and written["provenance"]["checkpoint"].endswith("model.pt")
+    assert [s["size"] for s in written["sets"]].count(2) == 6 and [s["size"] for s in written["sets"]].count(3) == 4
+
+
+def test_evaluate_sets_refuses_an_original_checkpoint(tmp_path, capsys):
+    from wfnet import create_backbone
+    from wfnet.checkpoint import save_original
+    from wfnet.cli import main
+
+    model = create_backbone("resnet18", 10, 1, 28, width=0.125)
+    save_original(tmp_path / "model.pt", model, model.wfnet_spec, {"provenance": {"dataset": "mnist-5k"}})
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--out", str(tmp_path / "e"), "--sets", "pairs"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "needs a WF checkpoint" in err
+    assert not (tmp_path / "e").exists()

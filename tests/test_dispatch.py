@@ -274,3 +274,35 @@ def test_each_local_job_sees_only_its_gpu_through_this_process_mask(tmp_path, mo
     assert dict(cpu.env)["CUDA_VISIBLE_DEVICES"] == "" and cpu.device == "cpu"
     slurm = dispatch.make_job(GOOD[0], dispatch.Options(executor="slurm"), None)
     assert "CUDA_VISIBLE_DEVICES" not in dict(slurm.env) and slurm.device == "cuda"  # SLURM sets it
+
+
+def test_cpu_pieces_at_once_share_the_cores_and_a_child_honours_omp_num_threads(tmp_path, monkeypatch):
+    """Two CPU pieces with every core each ran 30x slower in CI (threads spinning on each other):
+    k pieces at once get cores // k threads each, through OMP_NUM_THREADS, which a child obeys
+    when --threads is not given; a value the user set is left alone."""
+    import argparse
+
+    import torch
+
+    from wfnet.cli.checks import device_of
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    opts = dispatch.Options(executor="local", device="cpu", max_parallel=3, runs_dir=tmp_path / "runs")
+    assert dict(dispatch.make_job(GOOD[0], opts, None).env)["OMP_NUM_THREADS"] == "2"
+    assert dispatch.cpu_share(16) == 1
+    gpu = dispatch.make_job(GOOD[0], dispatch.Options(executor="local", gpus=(0,)), 0)
+    assert "OMP_NUM_THREADS" not in dict(gpu.env)  # a GPU piece keeps torch's own default
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert "OMP_NUM_THREADS" not in dict(dispatch.make_job(GOOD[0], opts, None).env)  # inherited as set
+    before = torch.get_num_threads()
+    try:
+        device_of(argparse.Namespace(device="cpu", threads=None))
+        assert torch.get_num_threads() == 5
+        device_of(argparse.Namespace(device="cpu", threads=3))
+        assert torch.get_num_threads() == 3  # --threads wins
+        monkeypatch.setenv("OMP_NUM_THREADS", "many")
+        device_of(argparse.Namespace(device="cpu", threads=None))
+        assert torch.get_num_threads() == 8  # not a number: every usable core
+    finally:
+        torch.set_num_threads(before)

@@ -61,7 +61,7 @@ def checkpoints(tmp_path_factory) -> dict[str, Path]:
     variant("unknownbackbone.pt", spec=json.dumps({**spec, "name": "resnet19"}))
     variant("textclasses.pt", spec=json.dumps({**spec, "num_classes": "ten"}))
     variant("extraspec.pt", spec=json.dumps({**spec, "depth": 18}))
-    variant("oldformat.pt", sha256=None)  # saved before checksums existed: still loads
+    variant("oldformat.pt", sha256=None)  # saved before checksums existed: loads only when asked
     (d / "truncated.pt").write_bytes((d / "model.pt").read_bytes()[:2000])
     return {p.stem: p for p in d.glob("*.pt")}
 
@@ -218,11 +218,15 @@ def test_wfnet_error_is_a_value_error():
 # -- checkpoints -------------------------------------------------------------------------------------
 
 
-def test_tampered_weights_are_refused_and_old_checkpoints_still_load(checkpoints):
+def test_tampered_weights_are_refused_and_old_checkpoints_load_only_when_asked(checkpoints, capfd):
     with pytest.raises(CheckpointError, match="altered or damaged after it was saved"):
         load(checkpoints["tampered"])
-    old = load(checkpoints["oldformat"])  # no checksum: loads, unverified
+    with pytest.raises(CheckpointError, match="has no sha256 checksum .* pass --allow-unverified"):
+        load(checkpoints["oldformat"])  # no checksum: cannot be verified
+    capfd.readouterr()
+    old = load(checkpoints["oldformat"], allow_unverified=True)  # asked for: loads, with a warning
     assert old.kind == "original"
+    assert "has no sha256 checksum: loaded unverified" in capfd.readouterr().err
     blob = torch.load(checkpoints["model"], weights_only=True)
     assert len(blob["sha256"]) == 64
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from wfnet import wrap
+from wfnet import create_backbone, wrap
 from wfnet.methods.loss import (
     class_mean_reciprocal,
     class_mean_reciprocal_capped,
@@ -145,3 +145,48 @@ def test_literal_eq3_is_eq3_as_printed():
     cfg = replace(untrain_defaults("resnet18"), **VARIANTS["literal_eq3"])
     assert (cfg.forget_term, cfg.clip_grad_norm, cfg.alpha_bound, cfg.optimizer, cfg.lr) == (
         "reciprocal_per_sample_offset", None, None, "sgd", 100.0)
+
+
+def test_set_masks_hold_the_row_and_never_a_retained_label():
+    """Set-aware untraining: a forget sample's set contains its class; a retain sample's set holds its
+    expansion row and never its own label; sizes stay within [1, set_max_size]; p = 0 is one row."""
+    from wfnet.methods.loss import widen_to_sets
+
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (4000,), generator=gen)
+    rows_f = labels.clone()                                   # forget half: row = label
+    rows_r = (labels + torch.randint(1, 10, (4000,), generator=gen)) % 10  # retain: row != label
+    for rows in (rows_f, rows_r):
+        mask = widen_to_sets(rows, labels, 10, prob=0.5, max_size=3, generator=gen)
+        assert mask.dtype == torch.float32 and set(mask.unique().tolist()) <= {0.0, 1.0}
+        assert bool((mask[torch.arange(4000), rows] == 1).all())
+        sizes = mask.sum(1)
+        assert sizes.min() == 1 and sizes.max() == 3
+        assert 0.4 < float((sizes > 1).float().mean()) < 0.6          # about half the samples widened
+        if rows is rows_r:
+            assert bool((mask[torch.arange(4000), labels] == 0).all())
+    assert torch.equal(widen_to_sets(rows_r, labels, 10, 0.0, 3, gen), torch.nn.functional.one_hot(rows_r, 10).float())
+
+
+def test_set_aware_loss_trains_alpha_through_the_product_of_a_set():
+    """With set_prob = 1 every sample sees a set: the loss equals the forward with those masks, and
+    gradients reach the alpha of rows that are only in a set, never a sample's own row."""
+    from wfnet.methods.loss import expand_labels, split_batch, widen_to_sets
+
+    torch.manual_seed(0)
+    model = wrap(create_backbone("resnet18", 10, 1, 28, width=0.125), 10).train()
+    x, y = torch.randn(8, 1, 28, 28), torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+    cfg = UntrainConfig(chi=1, set_prob=1.0, set_max_size=3)
+    parts = wf_loss(model, x, y, cfg, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    xf, yf, xr, yr = split_batch(x, y)
+    rows_r, targets_r = expand_labels(yr, 10, 1, gen)
+    mask = widen_to_sets(torch.cat([yf, rows_r]), torch.cat([yf, targets_r]), 10, 1.0, 3, gen)
+    logits = model.forward_rows(torch.cat([xf, xr]), mask).float()
+    ce = torch.nn.functional.cross_entropy(logits, torch.cat([yf, targets_r]), reduction="none")
+    torch.testing.assert_close(parts.retain, ce[4:].mean())
+    parts.total.backward()
+    only_in_sets = sorted(set(torch.nonzero(mask.sum(0)).flatten().tolist()) - set(torch.cat([yf, rows_r]).tolist()))
+    assert only_in_sets, "the draw should add classes that are no sample's own row"
+    grad = model.alphas()[0].grad
+    assert all(float(grad[c].abs().sum()) > 0 for c in only_in_sets)

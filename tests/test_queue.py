@@ -38,7 +38,7 @@ def test_commit_of_a_foreign_checkout_is_never_recorded(tmp_path):
 def test_retrained_baseline_is_built_a_few_classes_at_a_time(tmp_path):
     from wfnet.experiments.reproduce import reproduce
     from wfnet.experiments.results import read_result, retrained_class_path
-    from wfnet.report.tables import table1
+    from wfnet.report import table1
 
     res, runs = tmp_path / "results", tmp_path / "runs"
     reproduce("mnist-5k", "resnet18", MICRO, res, runs, "cpu", methods=["original"], progress=False)

@@ -141,7 +141,7 @@ def test_config_assignments_take_the_field_types():
     (TrainConfig, {"batch_size": 1}, "train batch_size must be an integer >= 2, got 1"),
     (TrainConfig, {"momentum": 1.0}, "train momentum must be a finite number >= 0 and < 1, got 1.0"),
     (TrainConfig, {"optimizer": "adam"}, "train optimizer must be one of ['sgd', 'adamw'], got 'adam'"),
-    (TrainConfig, {"amp": "yes"}, "train amp must be true or false, got 'yes'"),
+    (TrainConfig, {"precision": "fp16"}, "train precision must be one of ['auto', 'fp32', 'bf16'], got 'fp16'"),
     (UntrainConfig, {"chi": True}, "untrain chi must be an integer >= 1, got True"),
     (UntrainConfig, {"alpha_bound": 0.0}, "untrain alpha_bound must be a finite number > 0 or none, got 0.0"),
     (UntrainConfig, {"val_fraction": 0.6}, "untrain val_fraction must be a finite number > 0 and <= 0.5, got 0.6"),

@@ -1,4 +1,5 @@
-"""wfnet.report.tables and wfnet.report.paper_values: honest tables from result files, on fake results in tmp.
+"""wfnet.report (page modules over format and sources) and wfnet.paper_values: honest tables from result
+files, on fake results in tmp.
 
 The fake result files are written into pytest's tmp_path only: every number in the repository
 comes from real runs.
@@ -6,6 +7,7 @@ comes from real runs.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -475,3 +477,59 @@ def test_each_baseline_row_says_which_configuration_ran_and_where_it_was_chosen(
     assert config_text("salun", {"saliency_fraction": 0.5, "saliency_batch_size": 256, "finetune": {
         "epochs": 2, "lr": 0.003, "retain_ratio": 1.0, "clip_grad_norm": None}}) == (
         "sparsity 0.5, lr 0.003, 2 epochs, retain ratio 1, clip none")
+
+
+REPORT_DIR = ROOT / "wfnet" / "report"
+
+
+def _report_modules() -> dict[str, ast.Module]:
+    return {p.stem: ast.parse(p.read_text()) for p in sorted(REPORT_DIR.glob("*.py"))}
+
+
+def test_report_modules_are_small_and_say_what_they_hold():
+    """One module per book page over shared formatters: none over 600 lines, each opening with a
+    docstring of at most two lines."""
+    for path in sorted(REPORT_DIR.glob("*.py")):
+        assert len(path.read_text().splitlines()) <= 600, f"{path.name} is over 600 lines"
+        if path.stem == "paper_values":
+            continue  # its docstring is its own (the paper's numbers)
+        doc = ast.get_docstring(ast.parse(path.read_text()), clean=False)
+        assert doc and len(doc.strip().splitlines()) <= 2, f"{path.name}: docstring missing or over two lines"
+
+
+def test_report_modules_import_each_other_at_top_level_without_cycles():
+    """Report modules import one another only at module level (no import inside a function to dodge
+    a cycle), and those imports form no cycle."""
+    modules = _report_modules()
+    graph: dict[str, set[str]] = {}
+    for name, tree in modules.items():
+        graph[name] = set()
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                targets = [node.module] if node.module else [a.name for a in node.names]
+                graph[name] |= {t.split(".")[0] for t in targets if t.split(".")[0] in modules}
+        for func in ast.walk(tree):
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                inner = [n for n in ast.walk(func) if isinstance(n, ast.ImportFrom) and n.level == 1]
+                assert not inner, f"{name}.{func.name} imports a sibling module inside a function"
+    graph.pop("__init__", None)
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, f"import cycle: {' -> '.join((*path, node))}"
+        if node in done:
+            return
+        for nxt in graph.get(node, ()):
+            visit(nxt, (*path, node))
+        done.add(node)
+
+    for name in graph:
+        visit(name, ())
+
+
+def test_report_reexports_every_public_name_of_its_modules():
+    """``wfnet.report`` is the public face: every name in ``__all__`` resolves, nothing twice."""
+    assert len(report.__all__) == len(set(report.__all__))
+    assert [n for n in report.__all__ if not hasattr(report, n)] == []
+    for name in ("table1", "table2", "status_html", "runs_table", "show", "NOT_RUN", "paper_values", "widgets"):
+        assert name in report.__all__

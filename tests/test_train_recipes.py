@@ -32,7 +32,7 @@ def test_smoke_recipes_keep_the_backbone_defaults():
     smoke = PRESETS.get("smoke")
     assert set(smoke.recipes) == set(RECIPE_GROUPS)
     cfg = smoke.train_config("mnist-5k", "resnet18", 0)
-    assert cfg == TrainConfig(epochs=2)
+    assert cfg == TrainConfig(epochs=2, precision=smoke.resolved_precision)  # "auto", resolved for this machine
 
 
 def test_fused_optimisers_only_on_a_gpu():

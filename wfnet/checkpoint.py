@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from .backbones import BackboneSpec, build
 from .errors import CheckpointError, WFNetError
-from .io import atomic_torch_save, first_line, move_aside
+from .io import atomic_torch_save, first_line, move_aside, warn
 from .wrap import WFModel
 
 # An original model and a WF model are both one ``torch.save`` dict read back with
@@ -26,9 +26,12 @@ from .wrap import WFModel
 # types, a spec that names a known backbone with sane sizes, weights (and alpha matrices) that fit
 # the model the spec describes, and the sha256 of the content recorded when it was saved
 # (``sha256``: weights, alpha, spec, metadata and target layers). Anything wrong is one
-# ``CheckpointError`` naming the file. Checkpoints written before the checksum existed have no
-# ``sha256`` field: they still load (everything else is checked), unverified.
+# ``CheckpointError`` naming the file. A checkpoint without a ``sha256`` field (written before the
+# checksum existed, or with the field deleted) cannot be verified: it loads only when the caller
+# asks for it (``allow_unverified``, the CLI's ``--allow-unverified``), with a warning.
 
+SPEC_LIMITS = {"num_classes": 100_000, "in_chans": 64, "image_size": 4096}  # a spec beyond these only
+#   allocates: a checkpoint claiming 10**9 classes is refused before any model is built
 FORMAT_ORIGINAL = "wfnet-original/1"
 FORMAT_WF = "wfnet-wf/1"
 _TEXT_FIELDS = ("spec", "meta", "targets")    # JSON strings
@@ -144,6 +147,8 @@ def _spec(raw: dict[str, Any], path: Path) -> BackboneSpec:
         v = raw[name]
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise _invalid(path, f"spec {name} {v!r} is not a positive integer")
+        if v > SPEC_LIMITS[name]:
+            raise _invalid(path, f"spec {name} {v} is above {SPEC_LIMITS[name]}")
     width = raw.get("width", 1.0)
     if isinstance(width, bool) or not isinstance(width, numbers.Real):
         raise _invalid(path, f"spec width {width!r} is not a number")
@@ -175,14 +180,24 @@ def _load_state(model: nn.Module, state: dict[str, Tensor], path: Path) -> None:
         raise CheckpointError(f"weights in {path} do not fit the backbone they name: {str(err)[:300]}") from None
 
 
-def load(path: Path | str, expect_backbone: str | None = None, expect_classes: int | None = None) -> Loaded:
+UNVERIFIED_FLAG = "--allow-unverified"
+
+
+def load(path: Path | str, expect_backbone: str | None = None, expect_classes: int | None = None,
+         allow_unverified: bool = False) -> Loaded:
     """Rebuild the model a checkpoint describes, refusing one of another backbone or size, one
     whose fields are missing or of the wrong type, and one whose content differs from the
-    checksum recorded at save time (a checkpoint without a checksum, saved before it existed,
-    loads unverified)."""
+    checksum recorded at save time. One without a checksum (saved before it existed, or with
+    the field removed) loads only with ``allow_unverified``, and then with a warning."""
     path = Path(path)
     blob = _read(path)
     spec, meta, targets = validate(blob, path)
+    if "sha256" not in blob:
+        if not allow_unverified:
+            raise CheckpointError(f"{path} has no sha256 checksum (saved before checksums existed, or the field "
+                                  "was removed), so it cannot be verified; pass "
+                                  f"{UNVERIFIED_FLAG} to load it anyway")
+        warn(f"{path} has no sha256 checksum: loaded unverified ({UNVERIFIED_FLAG})")
     if expect_backbone is not None and spec.name != expect_backbone:
         raise CheckpointError(f"{path} holds a {spec.name}, expected {expect_backbone}")
     if expect_classes is not None and spec.num_classes != expect_classes:
@@ -207,6 +222,18 @@ def load(path: Path | str, expect_backbone: str | None = None, expect_classes: i
                               "sha256 recorded then); do not use it: retrain it, or restore the original file")
     model.eval()
     return Loaded("wf" if targets is not None else "original", model, spec, meta, path)
+
+
+def read_meta(path: Path | str) -> dict[str, Any] | None:
+    """A checkpoint's metadata (what it records about the run that wrote it), without building
+    the model: None when the file is missing or does not read as a wfnet checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        return _json_field(_read(path), "meta", dict, path)
+    except CheckpointError:
+        return None
 
 
 def load_cached(path: Path, key: str, kind: str | None = None) -> Loaded | None:

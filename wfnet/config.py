@@ -10,6 +10,13 @@ from typing import Any, Iterable, Sequence
 
 from .errors import WFNetError
 
+# Upper bounds shared by the configs, generous but finite: beyond them a value only wastes the
+# machine (or asks it for memory it does not have). Every preset and test stays well inside.
+MAX_EPOCHS = 10_000        # passes over a training set
+MAX_BATCH = 65_536         # images per step
+MAX_CHI = 64               # label expansion: copies of the retain half per step
+MAX_SAMPLES = 10_000_000   # images drawn per epoch
+
 
 class Checker:
     """Type and range checks of one config's fields, each failure one line naming field and value."""
@@ -20,9 +27,13 @@ class Checker:
     def fail(self, name: str, expected: str, value: Any) -> None:
         raise WFNetError(f"{self.what} {name} must be {expected}, got {value!r}")
 
-    def integer(self, name: str, value: Any, low: int) -> None:
+    def integer(self, name: str, value: Any, low: int, high: int | None = None) -> None:
+        """An integer >= ``low`` and, when given, <= ``high``: a bound where a huge value would only
+        tie up the machine (an epoch count, a batch size), stated in the field's comment."""
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
             self.fail(name, f"an integer >= {low}", value)
+        if high is not None and value > high:
+            self.fail(name, f"an integer in [{low}, {high}]", value)
 
     def seed(self, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value < 2**63:
@@ -98,4 +109,4 @@ def override(cfg: Any, **changes: Any) -> Any:
     return replace(cfg, **{k: v for k, v in changes.items() if v is not None})
 
 
-__all__ = ["Checker", "override", "parse_assignments"]
+__all__ = ["MAX_BATCH", "MAX_CHI", "MAX_EPOCHS", "MAX_SAMPLES", "Checker", "override", "parse_assignments"]

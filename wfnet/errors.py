@@ -30,3 +30,8 @@ class CorruptFileError(WFNetError):
     def __init__(self, path: Path | str, reason: str, advice: str = "") -> None:
         self.path, self.reason = Path(path), reason
         super().__init__(f"{path} is unreadable ({reason})" + (f"; {advice}" if advice else ""))
+
+
+class MachineError(WFNetError):
+    """The machine, not the input: a full disk, a read-only folder, a path that is a file where a
+    folder must be. One line naming the path and what to do, never a raw ``OSError``."""

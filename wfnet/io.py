@@ -3,40 +3,204 @@ that never trust (a file that does not validate is named and moved aside, never 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import hashlib
+import io
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
-from .errors import CorruptFileError, WFNetError
+from .errors import CorruptFileError, MachineError, WFNetError
 
 # Writes go to a temporary file that is renamed into place, so a killed run never leaves a
 # half-written file behind. Reads validate what they get; a file that does not parse or validate
 # is named in one line and moved aside (``<name>.corrupt-<UTC time>``, never deleted), so that a
 # cache is recomputed and a result is never read as something it is not.
+#
+# A failure of the machine (a full disk, a read-only folder, a path that is a file) is a
+# ``MachineError``: one line naming the path, with no temporary file left behind. Files that belong
+# together (a checkpoint and its ``metrics.json``) are renamed into place together, or not at all
+# (``atomic_write_files``).
+
+
+def describe_os_error(err: OSError, path: Path | str | None = None) -> str:
+    """One line for a failure of the machine: what happened, where, and what to do."""
+    where = path if path is not None else err.filename
+    what = err.strerror or first_line(err)
+    hint = _HINTS.get(err.errno or 0, "")
+    return what + (f": {where}" if where else "") + (f" ({hint})" if hint else "")
+
+
+_HINTS = {errno.ENOSPC: "free some space, or choose a folder on another disk, and rerun",
+          errno.EDQUOT: "disk quota exceeded: free some space and rerun",
+          errno.EROFS: "the file system is read-only: choose a writable folder",
+          errno.EACCES: "this user may not write there: choose another folder",
+          errno.EPERM: "this user may not write there: choose another folder",
+          errno.ENOTDIR: "a part of this path is a file, not a folder",
+          errno.EEXIST: "a file is in the way of a folder"}
+
+
+def _machine(err: OSError, path: Path | str) -> MachineError:
+    return MachineError(f"cannot write {path}: {describe_os_error(err, '')}")
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _write_temp(path, write)
+    try:
+        os.replace(tmp, path)
+    except OSError as err:
+        raise _machine(err, path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_temp(path: Path, write: Callable[[Path], None]) -> Path:
+    """A complete, synced temporary file beside ``path`` (a unique name: concurrent writers never
+    share one), for the caller to rename; nothing is left behind when it fails."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        raise _machine(err, path) from None
     tmp = Path(tmp_name)
     try:
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    finally:
+        share(tmp)
+    except OSError as err:
         tmp.unlink(missing_ok=True)
+        raise _machine(err, path) from None
+    except MachineError as err:  # from a writer that itself writes atomically: name the file meant
+        tmp.unlink(missing_ok=True)
+        raise MachineError(str(err).replace(str(tmp), str(path))) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_files(writes: Sequence[tuple[Path, Callable[[Path], None]]]) -> None:
+    """Several files that belong together (a checkpoint and its metrics): every one written to a
+    temporary file first, then all renamed into place; if any write or rename fails, the files
+    already renamed are put back as they were, so the pair is never half new."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, write in writes:
+            temps.append((_write_temp(Path(path), write), Path(path)))
+        replace_files(temps)
+    finally:
+        for tmp, _ in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def replace_files(moves: Sequence[tuple[Path, Path]], keep: Callable[[Path], Path | None] | None = None) -> None:
+    """Rename each ``(source, target)`` (same file system), all or nothing: a target that existed
+    is linked to a backup first, and when a rename fails the targets already renamed are restored
+    from their backups (new ones removed, and the folders made for them) before the error is
+    raised. ``keep(target)`` may name where an existing target's old content is kept afterwards."""
+    done: list[list[Any]] = []  # [target, backup, kept, renamed]
+    made: list[Path] = []
+    dst = Path()
+    try:
+        for src, dst in moves:
+            for parent in reversed([dst.parent, *dst.parent.parents]):
+                if not parent.exists():
+                    parent.mkdir()
+                    made.append(parent)
+            entry: list[Any] = [dst, None, None, False]
+            done.append(entry)
+            if dst.exists():
+                entry[1] = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:12]}.backup")
+                _copy_of(dst, entry[1])
+                entry[2] = keep(dst) if keep is not None else None
+                if entry[2] is not None:
+                    _copy_of(dst, entry[2])
+            os.replace(src, dst)
+            entry[3] = True
+    except OSError as err:
+        _roll_back(done, made)
+        raise _machine(err, dst) from None
+    except BaseException:
+        _roll_back(done, made)
+        raise
+    for _, backup, _, _ in done:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+
+
+def _copy_of(src: Path, dst: Path) -> None:
+    """``dst`` with the content of ``src``: a hard link (instant, no space), or a copy on a file
+    system without them. Never replaces an existing ``dst``."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:
+        with open(src, "rb") as fin, open(dst, "xb") as fout:
+            shutil.copyfileobj(fin, fout)
+
+
+def _roll_back(done: list[list[Any]], made: list[Path]) -> None:
+    """Undo ``replace_files``: every target as it was, no backup, kept copy or new folder left."""
+    for dst, backup, kept, renamed in reversed(done):
+        with contextlib.suppress(OSError):
+            if kept is not None:
+                kept.unlink(missing_ok=True)
+            if renamed and backup is not None:
+                os.replace(backup, dst)
+            elif renamed:
+                dst.unlink(missing_ok=True)
+            elif backup is not None:
+                backup.unlink(missing_ok=True)
+    for folder in reversed(made):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock (``flock``) on ``path`` while the block runs: a folder is locked
+    as it is, any other path is a lock file created there (and left, empty, for the next one).
+    Two processes that would build the same cache entry take turns; on a system without
+    ``fcntl`` the block simply runs."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        yield
+        return
+    path = Path(path)
+    try:
+        if path.is_dir():
+            fd = os.open(path, os.O_RDONLY)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise _machine(err, path) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def share(path: Path | str) -> None:
+    """Give a file made by ``mkstemp`` (0600) the permissions of any other file (0666 less the
+    umask): results and caches are meant to be shared."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def _umask() -> int:
@@ -48,8 +212,12 @@ def _umask() -> int:
 def atomic_write_json(path: Path, obj: Any) -> None:
     """JSON has no NaN or infinity: callers null them first (``null_non_finite`` below);
     one that slips through is an error here, before anything is written."""
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    atomic_write_text(path, text)
+    atomic_write_text(path, json_text(obj))
+
+
+def json_text(obj: Any) -> str:
+    """How every JSON file of this package is written (sorted keys, no NaN: an error here)."""
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -57,7 +225,16 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    _atomic_write(path, lambda p: torch.save(obj, p))
+    _atomic_write(path, lambda p: p.write_bytes(torch_bytes(obj)))
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """What ``torch.save`` writes, in memory: written to disk by plain file IO, a full disk is
+    an ``OSError`` naming the problem (``torch.save`` to a file reports it as an internal
+    RuntimeError)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -147,6 +324,45 @@ def check_writable_dir(path: Path | str, flag: str = "--out") -> None:
         raise WFNetError(f"{flag} {p} cannot be created: {probe} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise WFNetError(f"{flag} {p} is not writable: this user cannot write into {probe}")
+    probe_write(probe, f"{flag} {p}")
+
+
+PROBE_BYTES = 4096  # what the probe writes: a folder without room for it fails before the work
+
+
+def probe_write(folder: Path | str, what: str) -> None:
+    """Write (and sync, and remove) a small probe file in an existing ``folder``: a read-only
+    file system, a full disk or a permission that only root was granted fails here, before the
+    work, as one ``MachineError`` naming ``what``. Nothing is left behind."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".wfnet-probe-", dir=folder)
+    except OSError as err:
+        raise MachineError(f"{what} cannot be written: {describe_os_error(err, folder)}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0" * PROBE_BYTES)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as err:
+        raise MachineError(f"{what} cannot be written: {describe_os_error(err, folder)}") from None
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def probe_tree(root: Path | str, what: str) -> None:
+    """``probe_write`` in ``root`` (or its nearest existing parent) and in every folder below it:
+    a run that writes into a subfolder learns before the work that it is read-only."""
+    root = Path(root)
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.is_dir():
+        probe_write(probe, what)
+    if root.is_dir():
+        for folder, subdirs, _ in os.walk(root):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            if Path(folder) != root:
+                probe_write(folder, f"{what} (its folder {folder})")
 
 
 def content_key(obj: object) -> str:

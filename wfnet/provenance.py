@@ -94,6 +94,7 @@ def provenance(device: torch.device, wall_seconds: float, **fields: object) -> d
         "git_commit": git_commit(),
         "device": device_name(device),
         "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall_seconds, 2),
         **fields,

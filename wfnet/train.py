@@ -13,40 +13,40 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .config import Checker
+from .config import MAX_BATCH, MAX_EPOCHS, Checker
 from .data import BatchIterator, ImageDataset
 from .errors import WFNetError
-from .runtime import accuracy, autocast, seed_everything, use_fast_kernels
+from .runtime import PRECISIONS, accuracy, autocast, seed_everything, use_fast_kernels
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Training an original model from scratch (and the retrained baseline)."""
 
-    epochs: int = 30                  # passes over the training set
-    batch_size: int = 128             # images per step
+    epochs: int = 30                  # passes over the training set, 1 to 10,000
+    batch_size: int = 128             # images per step, 2 to 65,536 (and at most the training set)
     optimizer: str = "sgd"            # "sgd" (conv nets) or "adamw" (ViTs)
     lr: float = 0.05                  # peak learning rate, reached after warmup
     momentum: float = 0.9             # SGD only (Nesterov)
     weight_decay: float = 5e-4        # decoupled for AdamW, L2 for SGD
-    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero
+    warmup_epochs: float = 0.5        # linear warmup, then cosine to zero (0 to 10,000)
     label_smoothing: float = 0.0      # cross-entropy smoothing
     seed: int = 0                     # init, shuffling, augmentation
-    amp: bool = True                  # bf16 autocast on CUDA (ignored on CPU)
+    precision: str = "auto"           # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     compile: bool = False             # torch.compile the model (CUDA only)
 
     def __post_init__(self) -> None:
         c = Checker("train")
-        c.integer("epochs", self.epochs, 1)
-        c.integer("batch_size", self.batch_size, 2)  # BatchNorm needs 2 samples per step
+        c.integer("epochs", self.epochs, 1, MAX_EPOCHS)
+        c.integer("batch_size", self.batch_size, 2, MAX_BATCH)  # BatchNorm needs 2 samples per step
         c.choice("optimizer", self.optimizer, ("sgd", "adamw"))
         c.number("lr", self.lr, low=0.0, low_open=True)
         c.number("momentum", self.momentum, low=0.0, high=1.0, high_open=True)
         c.number("weight_decay", self.weight_decay, low=0.0)
-        c.number("warmup_epochs", self.warmup_epochs, low=0.0)
+        c.number("warmup_epochs", self.warmup_epochs, low=0.0, high=MAX_EPOCHS)
         c.number("label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         c.seed(self.seed)
-        c.boolean("amp", self.amp)
+        c.choice("precision", self.precision, PRECISIONS)
         c.boolean("compile", self.compile)
 
     def as_dict(self) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def train_model(
     for _ in range(cfg.epochs):
         model.train()
         for x, y in batches:
-            with autocast(device, cfg.amp):
+            with autocast(device, cfg.precision):
                 loss = F.cross_entropy(step_model(x), y, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -133,5 +133,5 @@ def train_model(
     bar.close()
     wall = time.perf_counter() - start
     model.eval()
-    acc = accuracy(model, data.test, data, device)
+    acc = accuracy(model, data.test, data, device, cfg.precision)
     return TrainResult(model, acc, wall, seen / max(wall, 1e-9))

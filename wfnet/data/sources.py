@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import DatasetNotFoundError, WFNetError
-from ..io import first_line, move_aside, sha256_file
+from ..errors import DatasetNotFoundError, MachineError, WFNetError
+from ..io import describe_os_error, file_lock, first_line, move_aside, sha256_file, share
 from ..registry import Registry
 from .archive import safe_extract
 from .tensors import ImageDataset, ImageTensors, load_cached_tensors, save_tensors, stratified_split
@@ -25,7 +25,9 @@ from .tensors import ImageDataset, ImageTensors, load_cached_tensors, save_tenso
 # ``ImageFolder``) so that users with internet can pass ``download=True`` and get the same code
 # path. Decoded tensors are cached under a key made of the source files' sha256, never their
 # names, so a changed file is never served stale; a cache that no longer reads (truncated) is
-# named, moved aside and rebuilt from the sources.
+# named, moved aside and rebuilt from the sources. The cache is shared by concurrent runs: every
+# file is written under a unique temporary name and renamed, and an entry is built under a lock
+# (``<entry>.lock`` beside it), so two processes decoding the same dataset take turns.
 
 CACHE_FORMAT = 1  # bump when the decoded layout changes: old caches are then ignored
 
@@ -59,9 +61,28 @@ class LoadRequest:
 
 DATASETS: Registry[Callable[[LoadRequest], ImageDataset]] = Registry("dataset")
 
+# How many classes each registered dataset has, known without loading it (``wfnet collect``
+# checks per-class results against it).
+DATASET_CLASSES = {"mnist": 10, "fashion-mnist": 10, "mnist-5k": 10, "cifar10": 10, "imagenet": 1000}
+
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("WFNET_CACHE", Path.home() / ".cache" / "wfnet"))
+
+
+def cache_folder(request: LoadRequest) -> Path:
+    """The cache folder of a request, made if missing: one that is a file, or cannot be made or
+    written, is one ``MachineError`` naming it (and ``WFNET_CACHE``), before anything is decoded."""
+    cache = request.cache_dir
+    if cache.exists() and not cache.is_dir():
+        raise MachineError(f"the cache folder {cache} (WFNET_CACHE) is a file, not a folder: point WFNET_CACHE "
+                           "at a folder")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MachineError(f"the cache folder {cache} (WFNET_CACHE) cannot be made: "
+                           f"{describe_os_error(err)}") from None
+    return cache
 
 
 def default_data_root() -> Path:
@@ -119,17 +140,47 @@ def _idx_sources(d: Path) -> list[Path]:
 
 
 def _decompress_idx(sources: list[Path], raw: Path) -> None:
-    raw.mkdir(parents=True, exist_ok=True)
+    """Each source, decompressed into ``raw`` under a temporary name unique to this process, then
+    renamed: a damaged source is blamed on the source, a full disk on the cache."""
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MachineError(f"cannot make the cache folder {raw}: {describe_os_error(err)}") from None
     for src, name in zip(sources, IDX_FILES):
-        opener = gzip.open if src.suffix == ".gz" else open
-        tmp = raw / f".{name}.tmp"
         try:
-            with opener(src, "rb") as fin, open(tmp, "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-        except (OSError, EOFError, zlib.error) as err:  # a truncated or damaged .gz
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=raw)
+        except OSError as err:
+            raise MachineError(f"cannot write into the cache folder {raw}: {describe_os_error(err)}") from None
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fout:
+                _copy_source(src, fout, raw / name)
+            share(tmp)
+            os.replace(tmp, raw / name)
+        except OSError as err:  # closing (flushing) or renaming the cache file
+            raise MachineError(f"cannot write {raw / name}: {describe_os_error(err, '')}") from None
+        finally:
             tmp.unlink(missing_ok=True)
-            raise WFNetError(f"{src} is unreadable or truncated: {first_line(err)}") from None
-        os.replace(tmp, raw / name)
+
+
+def _copy_source(src: Path, fout, target: Path) -> None:
+    opener = gzip.open if src.suffix == ".gz" else open
+    try:
+        fin = opener(src, "rb")
+    except OSError as err:
+        raise WFNetError(f"{src} is unreadable: {first_line(err)}") from None
+    with fin:
+        while True:
+            try:
+                block = fin.read(1 << 20)
+            except (OSError, EOFError, zlib.error) as err:  # a truncated or damaged .gz
+                raise WFNetError(f"{src} is unreadable or truncated: {first_line(err)}") from None
+            if not block:
+                return
+            try:
+                fout.write(block)
+            except OSError as err:
+                raise MachineError(f"cannot write {target}: {describe_os_error(err, '')}") from None
 
 
 def _read_idx(tv_class: type, root: Path) -> list[ImageTensors]:
@@ -147,7 +198,13 @@ def _load_idx(request: LoadRequest, tv_class: type, folder: str, src_dir: Path) 
     moved aside and decompressed again from the sources; only if a fresh copy fails too are the
     source files blamed."""
     sources = _idx_sources(src_dir)
-    root = request.cache_dir / f"{folder.lower()}-{_key(sources)}"
+    root = cache_folder(request) / f"{folder.lower()}-{_key(sources)}"
+    with file_lock(root.with_name(f"{root.name}.lock")):  # one process builds an entry; others wait, then read
+        return _load_idx_locked(tv_class, folder, src_dir, sources, root)
+
+
+def _load_idx_locked(tv_class: type, folder: str, src_dir: Path, sources: list[Path],
+                     root: Path) -> tuple[ImageTensors, ImageTensors]:
     raw = root / folder / "raw"
     fresh = not all((raw / f).is_file() for f in IDX_FILES)
     if fresh:
@@ -265,6 +322,11 @@ def _rgb_loader(path: str):  # ImageFolder's default loader, forced to RGB
 
 def _cifar_from_archive(request: LoadRequest, archive: Path) -> tuple[ImageTensors, ImageTensors]:
     key = _key([archive])
+    with file_lock(cache_folder(request) / f"cifar10-{key}.lock"):  # one process decodes; others wait, then read
+        return _cifar_from_archive_locked(request, archive, key)
+
+
+def _cifar_from_archive_locked(request: LoadRequest, archive: Path, key: str) -> tuple[ImageTensors, ImageTensors]:
     cached = [request.cache_dir / f"cifar10-{key}-{s}.pt" for s in ("train", "test")]
     if all(p.is_file() for p in cached):  # a corrupt one is moved aside and decoded again
         loaded = [load_cached_tensors(p) for p in cached]

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import Checker
 from ..data import ImageDataset
 from ..io import finite_or_none
 from ..runtime import predict
@@ -50,10 +51,20 @@ class MIAConfig:
     features: tuple[str, ...] = FEATURES   # one attack per feature; the first is the headline
     holdout: float = 0.2                   # fraction of the balanced attack set kept to score the attack
     l2: float = 1e-3                       # ridge penalty on the logistic-regression weight
-    max_iter: int = 100                    # LBFGS iterations (one feature: converges in a few)
+    max_iter: int = 100                    # LBFGS iterations (one feature: converges in a few); 1 to 100,000
     seed: int = 0                          # balanced subsampling and hold-out split
     min_z: float = 2.0                     # an attack counts as informative when its held-out
     #   accuracy exceeds 0.5 by min_z standard errors (binomial, sqrt(0.25 / held-out samples))
+
+    def __post_init__(self) -> None:
+        c = Checker("mia")
+        if not self.features or any(f not in FEATURES for f in self.features):
+            c.fail("features", f"some of {list(FEATURES)}", self.features)
+        c.number("holdout", self.holdout, low=0.0, low_open=True, high=1.0, high_open=True)
+        c.number("l2", self.l2, low=0.0)
+        c.integer("max_iter", self.max_iter, 1, 100_000)
+        c.seed(self.seed)
+        c.number("min_z", self.min_z, low=0.0)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -36,9 +36,11 @@ class MultiForgetConfig:
     """Which sets are evaluated."""
 
     pairs: bool = True               # every pair of classes (45 for a 10-class dataset)
-    n_triples: int = 20              # random triples, sampled without replacement (0: none)
+    n_triples: int = 100             # random triples, sampled without replacement (0: none)
     seed: int = 0                    # sampling of the triples
     combines: tuple[str, ...] = COMBINES
+    forgotten_acc_f: float = 5.0     # a set counts as forgotten at Acc_f <= this (%) ...
+    kept_acc_r: float = 85.0         # ... with Acc_r >= this (%) on the classes outside it
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -83,8 +85,16 @@ def single_reference(single: Sequence[Tensor], labels: Tensor, classes: Sequence
     return {"acc_f": mean(f), "acc_r": mean(r)}
 
 
-def _summary(sets: list[dict[str, Any]], combines: Sequence[str]) -> dict[str, Any]:
-    """Per set size and combination: means, and where retained accuracy drops most."""
+def forgotten(scores: dict[str, Any], cfg: MultiForgetConfig) -> bool:
+    """Is a set forgotten while the rest is kept (``cfg``'s two thresholds)?"""
+    return (scores["acc_f"] is not None and scores["acc_r"] is not None
+            and scores["acc_f"] <= cfg.forgotten_acc_f and scores["acc_r"] >= cfg.kept_acc_r)
+
+
+def _summary(sets: list[dict[str, Any]], cfg: MultiForgetConfig) -> dict[str, Any]:
+    """Per set size and combination: means, where retained accuracy drops most, and how many sets
+    are forgotten while the rest is kept (the others listed: the sets a page must flag)."""
+    combines = cfg.combines
     out: dict[str, Any] = {}
     for size in sorted({s["size"] for s in sets}):
         group = [s for s in sets if s["size"] == size]
@@ -103,7 +113,9 @@ def _summary(sets: list[dict[str, Any]], combines: Sequence[str]) -> dict[str, A
                          "worst_set": None if worst is None else worst[1],
                          "sets_acc_f_above_single": sum(
                              1 for s in group if s[comb]["acc_f"] is not None and s["single"]["acc_f"] is not None
-                             and s[comb]["acc_f"] > s["single"]["acc_f"] + 1e-9)}
+                             and s[comb]["acc_f"] > s["single"]["acc_f"] + 1e-9),
+                         "n_forgotten": sum(1 for s in group if forgotten(s[comb], cfg)),
+                         "failing_sets": [s["classes"] for s in group if not forgotten(s[comb], cfg)]}
         out[str(size)] = row
     return out
 
@@ -136,4 +148,4 @@ def evaluate_multiforget(model: WFModel, data: ImageDataset, device: torch.devic
             entry[comb] = set_scores(set_logits(model, data, classes, comb, device), labels, classes)
         sets.append(entry)
     return {"classes": list(data.classes), "single": singles, "sets": sets,
-            "summary": _summary(sets, cfg.combines), "config": cfg.as_dict()}
+            "summary": _summary(sets, cfg), "config": cfg.as_dict()}

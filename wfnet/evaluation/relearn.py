@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import MAX_BATCH, MAX_EPOCHS, MAX_SAMPLES, Checker
 from ..data import BatchIterator, ImageDataset
 from ..runtime import autocast, predict, seed_everything
 from ..wrap import WFModel
@@ -20,12 +21,22 @@ from ..wrap import WFModel
 
 @dataclass(frozen=True)
 class RelearnConfig:
-    samples_per_epoch: int = 500    # random training samples per epoch (paper: 500)
-    max_epochs: int = 100           # cap; a class not relearned by then counts as failed
-    batch_size: int = 64            # images per step
+    samples_per_epoch: int = 500    # random training samples per epoch (paper: 500); 1 to 10**7
+    max_epochs: int = 100           # cap (1 to 10,000); a class not relearned by then counts as failed
+    batch_size: int = 64            # images per step, 1 to 65,536
     lr: float = 0.01                # SGD learning rate, momentum 0.9 (AdamW lr/10 for ViTs)
-    optimizer: str = "sgd"
+    optimizer: str = "sgd"          # "sgd" or "adamw"
+    precision: str = "auto"         # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        c = Checker("relearn")
+        c.integer("samples_per_epoch", self.samples_per_epoch, 1, MAX_SAMPLES)
+        c.integer("max_epochs", self.max_epochs, 1, MAX_EPOCHS)
+        c.integer("batch_size", self.batch_size, 1, MAX_BATCH)
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.choice("optimizer", self.optimizer, ("sgd", "adamw"))
+        c.seed(self.seed)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -61,9 +72,10 @@ def trainable_copy(model: nn.Module, row: int | None = None) -> nn.Module:
     return model
 
 
-def class_accuracy(model: nn.Module, data: ImageDataset, cls: int, device: torch.device) -> float:
+def class_accuracy(model: nn.Module, data: ImageDataset, cls: int, device: torch.device,
+                   precision: str | None = None) -> float:
     index = torch.nonzero(data.test.labels.cpu() == cls).flatten()
-    logits = predict(model, data.test, data, device, index=index)
+    logits = predict(model, data.test, data, device, index=index, precision=precision)
     return 100.0 * (logits.argmax(1) == cls).float().mean().item()
 
 
@@ -79,18 +91,18 @@ def relearn_time(model: nn.Module, data: ImageDataset, cls: int, target: float,
     params = [p for p in model.parameters() if p.requires_grad]
     opt = (torch.optim.AdamW(params, lr=cfg.lr) if cfg.optimizer == "adamw"
            else torch.optim.SGD(params, lr=cfg.lr, momentum=0.9))
-    acc = class_accuracy(model, data, cls, device)
+    acc = class_accuracy(model, data, cls, device, cfg.precision)
     epoch = 0
     while acc < target and epoch < cfg.max_epochs:
         sample = torch.randperm(len(data.train), generator=gen)[: cfg.samples_per_epoch]
         model.eval()
         for x, y in BatchIterator(data.train, cfg.batch_size, data.mean, data.std, device,
                                   shuffle=True, augment=data.augment, generator=gen, index=sample):
-            with autocast(device, True):
+            with autocast(device, cfg.precision):
                 loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         epoch += 1
-        acc = class_accuracy(model, data, cls, device)
+        acc = class_accuracy(model, data, cls, device, cfg.precision)
     return RelearnResult(epoch, acc >= target, target, acc)

@@ -15,12 +15,14 @@ from ..checkpoint import Loaded, load, load_cached, save_original
 from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..evaluation.metrics import evaluate_wf, random_reference
+from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import atomic_write_json, read_cached_json, sha256_file
 from ..methods.untrain import untrain, untrain_defaults
 from ..provenance import provenance, resolve_device
+from ..runtime import autocast, resolve_precision
 from ..train import TrainConfig, train_defaults, train_model
 from ..wrap import wrap
-from .pipeline import RANDOM_REFERENCE_SEED, check_untrain_fits, data_fingerprint
+from .pipeline import FORCE_FLAG, RANDOM_REFERENCE_SEED, check_checkpoint_fits, check_untrain_fits, data_fingerprint
 from .presets import METHOD_VERSION, content_key
 from .results import with_null_reasons
 
@@ -31,11 +33,12 @@ from .results import with_null_reasons
 # never write the same file. The configurations committed before paths named them (quarter width,
 # 3 + 2 epochs, seed 0; for a checkpoint, 6 untraining epochs, seed 0) keep the folder itself.
 # A file is reused when its key (the original model, the full untraining config, the data, the
-# code version) matches; a file at the path that records another configuration is never
-# overwritten.
+# code version) matches; a file at the path that records another configuration (or data of another
+# fingerprint) is never overwritten, unless ``force``.
 
 # Each variant states every choice it is about, so its meaning does not move with the defaults.
 _CAPPED = {"forget_term": "class_mean_reciprocal_capped", "clip_scope": "global"}
+_DEFAULT = {"forget_term": "class_mean_reciprocal_capped", "clip_grad_norm": 0.1, "clip_scope": "per_row"}  # today's
 VARIANTS: dict[str, dict[str, Any]] = {
     # Eq. 3 as printed: the mean over the forget half of 1 / CE_i (offset by the floor 1e-4, which
     # keeps every sample's gradient), plain SGD at lr 100, no clipping, no bound on alpha
@@ -67,7 +70,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "capped_cap3_clip0.1_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.1, "clip_scope": "per_row"},
     "capped_cap3_clip0.03_per_row": {**_CAPPED, "ce_cap": 3.0, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
     "capped_cap2.5_clip0.03_per_row": {**_CAPPED, "ce_cap": 2.5, "clip_grad_norm": 0.03, "clip_scope": "per_row"},
+    # beyond the paper: set-aware untraining, a share p of the samples trained on random class sets;
+    # these variants also forget every pair and 100 random triples (``wfnet.evaluation.multiforget``)
+    "sets_p0": {**_DEFAULT, "set_prob": 0.0},
+    "sets_p0.25": {**_DEFAULT, "set_prob": 0.25},
+    "sets_p0.5": {**_DEFAULT, "set_prob": 0.5},
 }
+MEASURES_SETS = frozenset(name for name, changes in VARIANTS.items() if "set_prob" in changes)
 
 
 # The configurations of the files committed before paths named their configuration: those keep
@@ -140,7 +149,8 @@ def _records(blob: dict[str, Any]) -> dict[str, Any]:
     prov = blob.get("provenance") or {}
     ucfg, tcfg = prov.get("untrain_config") or {}, prov.get("train_config") or {}
     return {"width": prov.get("width"), "train_epochs": tcfg.get("epochs"),
-            "untrain_epochs": ucfg.get("epochs"), "seed": prov.get("seed")}
+            "untrain_epochs": ucfg.get("epochs"), "seed": prov.get("seed"),
+            "data_fingerprint": prov.get("data_fingerprint")}
 
 
 def _check_variant(blob: dict[str, Any]) -> None:
@@ -151,48 +161,55 @@ def _check_variant(blob: dict[str, Any]) -> None:
         raise ValueError("provenance is not an object")
 
 
-def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Base, width: float) -> None:
+def _guard_other_configuration(path: Path, blob: dict[str, Any] | None, base: Base, width: float,
+                               fingerprint: str | None = None, force: bool = False) -> None:
     """Never replace a result of another configuration (one written by older code to a path
-    that did not yet name its configuration)."""
-    if blob is None:
+    that did not yet name its configuration, or computed on other data) unless ``force``."""
+    if blob is None or force:
         return
-    want = {"width": width, "train_epochs": base.train_config.get("epochs"), **base.params}
+    want = {"width": width, "train_epochs": base.train_config.get("epochs"), **base.params,
+            "data_fingerprint": fingerprint}
     found = _records(blob)
-    differ = {k: (found[k], v) for k, v in want.items() if k in found and found[k] is not None and found[k] != v}
+    differ = {k: (found[k], v) for k, v in want.items()
+              if v is not None and found.get(k) is not None and found[k] != v}
     if differ:
         what = ", ".join(f"{k} {a} (this run: {b})" for k, (a, b) in differ.items())
         raise WFNetError(f"{path} holds a result of another configuration ({what}); not overwriting it: "
-                         "pass another --out, or move that file")
+                         f"pass another --out, move that file, or pass {FORCE_FLAG} to replace it")
 
 
 def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: float = 0.25,
                  train_epochs: int = 3, untrain_epochs: int = 2, device: str = "auto",
                  seed: int = 0, variants: list[str] | None = None, progress: bool = True,
-                 checkpoint: Path | None = None, data_root: Path | None = None) -> dict[str, dict[str, Any]]:
+                 checkpoint: Path | None = None, data_root: Path | None = None, force: bool = False,
+                 allow_unverified: bool = False, precision: str = "auto") -> dict[str, dict[str, Any]]:
     """Untrain one original model with every variant; ``checkpoint`` replaces the quick model
-    trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's)."""
+    trained here (then ``dataset``, ``backbone`` and ``width`` are the checkpoint's). ``force``
+    replaces result files that record another configuration."""
     names = list(variants or VARIANTS)
     bad = [v for v in names if v not in VARIANTS]
     if bad:
         raise WFNetError(f"unknown variant(s) {bad}; expected some of {list(VARIANTS)}")
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)
     # every config is made (and so checked) before any data is loaded
-    cfgs = {name: replace(untrain_defaults(backbone), epochs=untrain_epochs, seed=seed, **VARIANTS[name])
-            for name in names}
+    cfgs = {name: replace(untrain_defaults(backbone), epochs=untrain_epochs, seed=seed, precision=precision,
+                          **VARIANTS[name]) for name in names}
     if checkpoint is None:
-        tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed)
+        tcfg = replace(train_defaults(backbone), epochs=train_epochs, seed=seed, precision=precision)
         create_backbone(backbone, 2, width=width)  # a bad backbone or width fails before the data loads
         data = load_dataset(dataset, data_root)
         base = trained_base(data, backbone, width, tcfg, untrain_epochs, out, runs)
         model_width = width
     else:
-        original = load(checkpoint)
+        original = load(checkpoint, allow_unverified=allow_unverified)
         if original.kind != "original":
             raise WFNetError(f"{checkpoint} is a WF model; ablate an original model")
         base = checkpoint_base(checkpoint, original, out, untrain_epochs, seed)
         cfgs = {name: replace(untrain_defaults(original.spec.name), epochs=untrain_epochs, seed=seed,
-                              **VARIANTS[name]) for name in names}
+                              precision=precision, **VARIANTS[name]) for name in names}
         data = load_dataset(base.dataset, data_root)
+        check_checkpoint_fits(original, data, checkpoint)
         model_width = original.spec.width
     fingerprint = data_fingerprint(data)
     for cfg in cfgs.values():
@@ -200,7 +217,7 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     # what is there already, read (a corrupt file moved aside) and checked before any training
     existing = {name: read_cached_json(base.out_dir / f"{name}.json", _check_variant) for name in names}
     for name, blob in existing.items():
-        _guard_other_configuration(base.out_dir / f"{name}.json", blob, base, model_width)
+        _guard_other_configuration(base.out_dir / f"{name}.json", blob, base, model_width, fingerprint, force)
     if checkpoint is None:
         original = train_base(base, data, backbone, width, tcfg, dev, progress)
     spec = original.spec
@@ -209,19 +226,24 @@ def run_ablation(dataset: str, backbone: str, out: Path, runs: Path, width: floa
     for name in names:
         cfg = cfgs[name]
         path = base.out_dir / f"{name}.json"
+        sets_cfg = MultiForgetConfig() if name in MEASURES_SETS else None
         vkey = content_key({"original": base.key, "untrain": cfg.as_dict(), "data": fingerprint,
-                            "method_version": METHOD_VERSION})
+                            "method_version": METHOD_VERSION,
+                            **({"sets": sets_cfg.as_dict()} if sets_cfg else {})})
         if existing[name] is not None and existing[name].get("key") == vkey:  # type: ignore[union-attr]
             results[name] = existing[name]  # type: ignore[assignment]
             continue
         start = time.perf_counter()
         wf = untrain(wrap(original.model, data.num_classes, init=cfg.alpha_init), data, cfg, dev, progress=progress)
-        scores = evaluate_wf(wf.model, data, dev, rnd)
+        with autocast(dev, precision):
+            scores = evaluate_wf(wf.model, data, dev, rnd)
+            sets = evaluate_multiforget(wf.model, data, dev, sets_cfg) if sets_cfg else None
         results[name] = with_null_reasons({
             "key": vkey, "variant": name, "overrides": VARIANTS[name], "acc_r": scores.acc_r,
             "acc_f": scores.acc_f, "zrf": scores.zrf, "original_test_acc": original.meta.get("test_acc"),
             "stopped": wf.stopped, "steps": wf.steps,
             "per_class": [c.__dict__ for c in scores.per_class],
+            **({"sets": sets} if sets else {}),
             "provenance": provenance(dev, time.perf_counter() - start, dataset=base.dataset,
                                      train_size=len(data.train), test_size=len(data.test),
                                      data_source=data.source, data_fingerprint=fingerprint,

@@ -27,7 +27,7 @@ from ..provenance import git_commit, provenance, resolve_device
 from ..runtime import predict
 from ..train import train_model
 from .pipeline import dataset_fields
-from .presets import PRESETS, Preset, content_key
+from .presets import PRESETS, Preset, content_key, with_precision
 from .results import read_result_file, result_path
 
 # The paper compares WF-Net with random labels and negative gradients but does not say how they
@@ -119,9 +119,10 @@ def _acc(logits: Tensor, labels: Tensor, mask: Tensor) -> float:
     return 100.0 * float((logits[mask].argmax(1) == labels[mask]).float().mean()) if mask.any() else float("nan")
 
 
-def score(model: nn.Module, data: ImageDataset, cls: int, val: Tensor, device: torch.device) -> dict[str, float]:
+def score(model: nn.Module, data: ImageDataset, cls: int, val: Tensor, device: torch.device,
+          precision: str | None = None) -> dict[str, float]:
     """Acc_r / Acc_f (%) of a model that forgot ``cls``, on the held-out training images."""
-    logits = predict(model, data.train, data, device, index=val)
+    logits = predict(model, data.train, data, device, index=val, precision=precision)
     labels = data.train.labels.cpu()[val]
     return {"acc_r": _acc(logits, labels, labels != cls), "acc_f": _acc(logits, labels, labels == cls)}
 
@@ -154,18 +155,20 @@ def _seeded(cfg: Any, seed: int) -> Any:
     return cfg
 
 
-def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: Path | str = "results",
+def run_search(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: Path | str = "results",
                device: str = "auto", seed: int = 0, progress: bool = True, allow_slow: bool = False,
                data_root: Path | str | None = None) -> dict[str, Any]:
     """Train an original on the fit split, try every candidate of every baseline, write the table."""
     git_commit()
-    p = PRESETS.get(preset)
+    p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
+    preset = p.name
     space = SPACES.get(preset)
     if space is None:
         raise WFNetError(f"no baseline search space for preset {preset!r}; expected one of {sorted(SPACES)}")
     dev = resolve_device(device)
     if p.gpu_only and dev.type != "cuda" and not allow_slow:
         raise WFNetError(f"the {preset!r} search trains a full original: run it on a GPU or pass --allow-slow")
+    p = p.on(dev)
     create_backbone(backbone, 2)
     data = load_dataset(dataset, data_root)
     path = result_path(Path(results_dir), preset, dataset, backbone, SEARCH_FILE, seed)
@@ -183,7 +186,8 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
     for method, candidates in space.candidates.items():
         unlearn, rows, begun = SEARCHED[method], [], time.perf_counter()
         for cfg in tqdm(candidates, desc=f"search {method}", disable=not progress, leave=False):
-            per_class = [score(unlearn(original, data, c, _seeded(cfg, seed), dev, fit, memo), data, c, val, dev)
+            cfg = with_precision(_seeded(cfg, seed), p.precision)
+            per_class = [score(unlearn(original, data, c, cfg, dev, fit, memo), data, c, val, dev, p.precision)
                          for c in space.classes]
             rows.append({"config": cfg.as_dict(), "acc_r": sum(r["acc_r"] for r in per_class) / len(per_class),
                          "acc_f": sum(r["acc_f"] for r in per_class) / len(per_class), "per_class": per_class})
@@ -196,7 +200,7 @@ def run_search(dataset: str, backbone: str, preset: str = "smoke", results_dir: 
                           "wall_seconds": round(time.perf_counter() - begun, 2)}
     blob = finite_or_none({
         "method": SEARCH_FILE, "preset": preset, "dataset": dataset, "backbone": backbone, "key": key,
-        "original_val_acc": score(original, data, -1, val, dev)["acc_r"], "space": space.as_dict(), "methods": tables,
+        "original_val_acc": score(original, data, -1, val, dev, p.precision)["acc_r"], "space": space.as_dict(), "methods": tables,
         "provenance": provenance(dev, time.perf_counter() - start, **dataset_fields(data), backbone=backbone,
                                  width=p.width, seed=seed, preset=preset, key=key, fit_size=len(fit), val_size=len(val),
                                  train_config=p.train_config(dataset, backbone, seed).as_dict(),

@@ -20,6 +20,7 @@ from ..evaluation.mia import (
 from ..evaluation.multiforget import MultiForgetConfig, evaluate_multiforget
 from ..io import content_key
 from ..methods import METHODS, method_names
+from .presets import Preset
 from .reproduce import Run, prepared_run, run_methods, wf_model
 from .results import read_result, write_result
 
@@ -63,12 +64,15 @@ def measured_scores(run: Run, method: str) -> tuple[MIAScores, float]:
     nc = run.data.num_classes
     kind = METHODS.get(method).kind
     if kind == "reference":  # forgets nothing: one pair of predictions serves every class
-        train_logits, test_logits = split_logits(run.original_model(), run.data, run.device)
+        original = run.original_model()
+        with run.autocast():
+            train_logits, test_logits = split_logits(original, run.data, run.device)
         scores = [(class_mia(train_logits, test_logits, run.data, c, run.mia),
                    class_accuracies(train_logits, test_logits, run.data, c)) for c in range(nc)]
     elif kind == "one_round":
         model, _ = wf_model(run)
-        scores = [model_scorecard(model, run.data, c, run.device, run.mia, forget=c) for c in range(nc)]
+        with run.autocast():
+            scores = [model_scorecard(model, run.data, c, run.device, run.mia, forget=c) for c in range(nc)]
     else:
         res = read_result(run.results_dir, run.preset.name, run.data.name, run.backbone, method, run.seed) or {}
         scores = [(_mia_back(p["mia"]), p["accuracy"]) for p in res.get("per_class", [])]
@@ -108,7 +112,8 @@ def run_multiforget(run: Run, cfg: MultiForgetConfig | None = None) -> dict[str,
         return existing
     start = time.perf_counter()
     model, _ = wf_model(run)
-    payload = evaluate_multiforget(model.eval(), run.data, run.device, cfg, run.progress)
+    with run.autocast():
+        payload = evaluate_multiforget(model.eval(), run.data, run.device, cfg, run.progress)
     prov = run.base_provenance(time.perf_counter() - start, multiforget_config=cfg.as_dict(),
                                forward_passes=len(payload["sets"]) * len(cfg.combines) + run.data.num_classes + 1)
     payload["provenance"] = {**prov, "key": key, "run_key": run.key}
@@ -116,7 +121,7 @@ def run_multiforget(run: Run, cfg: MultiForgetConfig | None = None) -> dict[str,
     return read_result(*where, run.seed) or payload
 
 
-def run_beyond(dataset: str, backbone: str, preset: str = "smoke", results_dir: str | Path = "results",
+def run_beyond(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
                runs_dir: str | Path = "runs", device: str = "auto", seed: int = 0, progress: bool = True,
                multiforget: MultiForgetConfig | None = None,
                data_root: str | Path | None = None) -> dict[str, dict[str, Any]]:

@@ -3,27 +3,34 @@ only files this code would write, from committed code, reach ``results/``."""
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backbones import BACKBONES
+from ..data import DATASETS
 from ..data.archive import check_member
-from ..errors import WFNetError
+from ..data.sources import DATASET_CLASSES
+from ..errors import CorruptFileError, MachineError, WFNetError
+from ..io import describe_os_error, file_lock, replace_files, warn
 from ..methods import method_names
 from ..provenance import REPO_ROOT, git_commit
 from .baseline_search import SEARCH_FILE, SPACES, resolve_preset, search_key
 from .presets import PRESETS
-from .results import RELATIONSHIPS
+from .results import RELATIONSHIPS, check_result_values
 
 # A GPU call leaves one ``results-<date>.tar.gz`` (the result files it wrote, and a manifest of
 # their sha256). ``collect`` refuses a bundle unless every file in it is one this project writes
@@ -33,6 +40,15 @@ from .results import RELATIONSHIPS
 # cell's baseline search (``resolve_preset``): the search file the bundle carries for that cell
 # when it has one (the call that searched also ran the baselines with its choice), else the one
 # already in ``results/``.
+#
+# ``collect`` trusts nothing: the bundle's size is capped (the file, each member and the whole,
+# checked from the headers before a member is decompressed); every file is checked against the
+# result schema (types, ranges, per-class rows of the dataset's length), its path against the
+# registered presets, datasets, backbones, methods and classes, its device against what the
+# preset needs (a CUDA device name for a GPU-only one). Then, holding a lock on ``results/``, a
+# result that conflicts with one collected before (same key, other numbers) is refused unless
+# ``replace`` (the old file is then kept beside it), and the files are staged beside their
+# targets and renamed in, one rename each; a failed rename puts back those already made.
 
 FORMAT = "wfnet-results/1"
 MANIFEST = "manifest.json"
@@ -92,6 +108,18 @@ def pack(results_dir: Path, files: list[str], out: Path, device: str) -> Path:
 
 # -- collecting -------------------------------------------------------------------------------------
 
+MAX_MEMBER_BYTES = 32 << 20   # one file of a bundle (a result with 1,000 classes is well under 1 MiB)
+MAX_BUNDLE_BYTES = 256 << 20  # the bundle file, and all its members together once decompressed
+MAX_MEMBERS = 10_000
+# What ``torch.cuda.get_device_name`` calls a GPU (NVIDIA; AMD under ROCm): a GPU-only preset's
+# results must name one. "cpu", "CPU", "mps", "meta" or anything else is refused.
+CUDA_DEVICE = re.compile(r"(NVIDIA|Tesla|Quadro|GeForce|TITAN|AMD Instinct|AMD Radeon|Radeon)\b")
+
+
+def is_cuda_device(name: object) -> bool:
+    return isinstance(name, str) and bool(CUDA_DEVICE.match(name)) and "cpu" not in name.lower()
+
+
 @dataclass(frozen=True)
 class Checked:
     rel: str
@@ -119,15 +147,48 @@ def _check_provenance(rel: str, prov: Any, where: dict[str, str], key: str) -> N
         raise WFNetError(f"{rel}: computed from uncommitted code ({commit}); only committed code's results land")
     if not _commit_known(commit.removesuffix("+dirty")):
         raise WFNetError(f"{rel}: provenance names commit {commit!r}, which is not a commit of this repository")
-    device = str(prov.get("device", ""))
-    if preset.gpu_only and (not device or device.startswith("cpu")):
-        raise WFNetError(f"{rel}: the {preset.name!r} preset must come from a GPU, but its device is {device!r}")
+    if preset.gpu_only:
+        pieces = prov.get("piece_devices", [])
+        devices = [prov.get("device"), *(pieces if isinstance(pieces, list) else [pieces])]
+        bad = [d for d in devices if not is_cuda_device(d)]
+        if bad:
+            raise WFNetError(f"{rel}: the {preset.name!r} preset must come from a GPU (a CUDA device name such as "
+                             f"'NVIDIA H100 80GB HBM3'), but its device is {bad[0]!r}")
     for field in ("dataset", "backbone", "preset"):
         if prov.get(field) != where[field]:
             raise WFNetError(f"{rel}: provenance says {field} {prov.get(field)!r}, its path says {where[field]!r}")
     if prov.get("key") != key:
         raise WFNetError(f"{rel}: key {prov.get('key')!r} does not match the current code's {key!r} "
                          "(the code or preset changed since it was computed)")
+
+
+def _registered(rel: str, where: dict[str, str]) -> int:
+    """The path's preset, dataset and backbone are registered ones; the dataset's class count."""
+    for what, names in (("preset", PRESETS.names()), ("dataset", DATASETS.names()), ("backbone", BACKBONES.names())):
+        if where[what] not in names:
+            raise WFNetError(f"{rel}: {where[what]!r} is not a registered {what} (expected one of {list(names)})")
+    if where["dataset"] not in DATASET_CLASSES:
+        raise WFNetError(f"{rel}: the number of classes of dataset {where['dataset']!r} is not known")
+    n = DATASET_CLASSES[where["dataset"]]
+    if where.get("cls") is not None and not 0 <= int(where["cls"]) < n:
+        raise WFNetError(f"{rel}: class {int(where['cls'])} out of range ({where['dataset']} has classes 0..{n - 1})")
+    return n
+
+
+def _check_relationships(rel: str, data: bytes) -> None:
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise WFNetError(f"{rel}: not a relationships table ({err})") from None
+    if not rows or ",".join(rows[0]) != RELATIONSHIPS_HEADER:
+        raise WFNetError(f"{rel}: not a relationships table (header {RELATIONSHIPS_HEADER!r})")
+    for i, row in enumerate(rows[1:], 2):
+        try:
+            ok = len(row) == 4 and int(row[1]) >= 0 and math.isfinite(float(row[3]))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise WFNetError(f"{rel}: line {i} is not layer,filter,class,relevance (a filter index and a number)")
 
 
 Searches = dict[tuple[str, str, str], dict[str, Any]]  # (preset, dataset, backbone) -> its seed-0 search file
@@ -156,10 +217,10 @@ def check_file(rel: str, data: bytes, results_dir: Path | None = None, searches:
     if match is None:
         raise WFNetError(f"{rel}: not a result file this project writes (expected PRESET/DATASET/BACKBONE/METHOD.json)")
     where = match.groupdict()
+    num_classes = _registered(rel, where)
     preset = PRESETS.get(where["preset"])
     if rel.endswith(RELATIONSHIPS):
-        if not data.decode("utf-8", "replace").startswith(RELATIONSHIPS_HEADER):
-            raise WFNetError(f"{rel}: not a relationships table (header {RELATIONSHIPS_HEADER!r})")
+        _check_relationships(rel, data)
         return Checked(rel, data)
     try:
         blob = json.loads(data)
@@ -179,7 +240,7 @@ def check_file(rel: str, data: bytes, results_dir: Path | None = None, searches:
         if where["preset"] not in SPACES:
             raise WFNetError(f"{rel}: no baseline search exists for preset {where['preset']!r}")
         key = search_key(preset, SPACES[where["preset"]], where["dataset"], where["backbone"], int(seed))
-        if blob.get("key") != key or "methods" not in blob:
+        if blob.get("key") != key or not isinstance(blob.get("methods"), dict):
             raise WFNetError(f"{rel}: a baseline search of another configuration (key {blob.get('key')!r})")
     elif where.get("method"):
         for field in ("method", "preset", "dataset", "backbone"):
@@ -188,27 +249,68 @@ def check_file(rel: str, data: bytes, results_dir: Path | None = None, searches:
         missing = [f for f in ("acc_r", "acc_f", "zrf", "per_class") if f not in blob]
         if missing:
             raise WFNetError(f"{rel}: missing fields {missing}")
-    elif blob.get("key") != key or prov.get("cls") != int(where["cls"]):
-        raise WFNetError(f"{rel}: per-class piece of another configuration or class")
+        _check_values(rel, blob, num_classes)
+    else:
+        if blob.get("key") != key or prov.get("cls") != int(where["cls"]):
+            raise WFNetError(f"{rel}: per-class piece of another configuration or class")
+        _check_values(rel, blob, num_classes, int(where["cls"]))
     _check_provenance(rel, prov, where, key)
     return Checked(rel, data)
 
 
+def _check_values(rel: str, blob: dict[str, Any], num_classes: int, cls: int | None = None) -> None:
+    try:
+        check_result_values(blob, Path(rel), num_classes, cls)
+    except CorruptFileError as err:
+        raise WFNetError(f"{rel}: {err.reason}") from None
+
+
+def _stream_members(path: Path) -> dict[str, bytes]:
+    """The files of a bundle, read one by one: the compressed size, the gzip trailer's size, then
+    every member's header checked against the caps before its data is decompressed."""
+    size = path.stat().st_size
+    if size > MAX_BUNDLE_BYTES:
+        raise WFNetError(f"bundle {path} is {size} bytes, above the {MAX_BUNDLE_BYTES} a bundle may be")
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            raise WFNetError(f"bundle {path} is not a readable .tar.gz: not gzip data")
+        if size >= 20:
+            fh.seek(-4, os.SEEK_END)
+            declared = int.from_bytes(fh.read(4), "little")
+            if declared > MAX_BUNDLE_BYTES:
+                raise WFNetError(f"bundle {path} declares {declared} bytes decompressed, above the {MAX_BUNDLE_BYTES} "
+                                 "a bundle may hold")
+    files: dict[str, bytes] = {}
+    total = 0
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(path, "r|gz") as tar:
+        for n, m in enumerate(tar):
+            if n >= MAX_MEMBERS:
+                raise WFNetError(f"bundle {path} has more than {MAX_MEMBERS} members")
+            check_member(m, Path(tmp))
+            if m.size > MAX_MEMBER_BYTES:
+                raise WFNetError(f"bundle {path}: member {m.name} is {m.size} bytes, above the {MAX_MEMBER_BYTES} "
+                                 "a file may be")
+            total += m.size
+            if total > MAX_BUNDLE_BYTES:
+                raise WFNetError(f"bundle {path} holds more than {MAX_BUNDLE_BYTES} bytes decompressed")
+            if m.isfile():
+                if m.name in files:
+                    raise WFNetError(f"bundle {path} holds {m.name} twice")
+                files[m.name] = tar.extractfile(m).read()  # type: ignore[union-attr]
+    return files
+
+
 def read_bundle(path: Path, results_dir: Path | None = None) -> list[Checked]:
-    """Every file of a bundle, checked (paths, manifest, schema, provenance, keys; a baseline's key
-    against the bundle's search of its cell, else the one in ``results_dir``)."""
+    """Every file of a bundle, checked (size, paths, manifest, schema, provenance, keys; a
+    baseline's key against the bundle's search of its cell, else the one in ``results_dir``)."""
     path = Path(path)
     if not path.is_file():
         raise WFNetError(f"bundle {path} not found")
     try:
-        with tarfile.open(path, "r:gz") as tar:
-            members = tar.getmembers()
-            with tempfile.TemporaryDirectory() as tmp:
-                for m in members:
-                    check_member(m, Path(tmp))
-            files = {m.name: tar.extractfile(m).read() for m in members if m.isfile()}  # type: ignore[union-attr]
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise WFNetError(f"bundle {path} is not a readable .tar.gz: {err}") from None
+        files = _stream_members(path)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise WFNetError(f"bundle {path} is not a readable .tar.gz: {' '.join(str(err).split()) or type(err).__name__}"
+                         ) from None
     if MANIFEST not in files:
         raise WFNetError(f"bundle {path} has no {MANIFEST}")
     try:
@@ -229,20 +331,98 @@ def read_bundle(path: Path, results_dir: Path | None = None) -> list[Checked]:
     return checked
 
 
-def collect(path: Path, results_dir: Path) -> list[str]:
-    """Check a whole bundle, then move its files into ``results_dir``; returns what landed."""
-    checked = read_bundle(path, results_dir)
+# -- landing: conflicts, then one rename per file ----------------------------------------------------
+
+def _numbers(obj: Any) -> Any:
+    """What a result says, without where and how long: provenance and timings dropped."""
+    if isinstance(obj, dict):
+        return {k: _numbers(v) for k, v in obj.items()
+                if k != "provenance" and "wall_seconds" not in k and "per_second" not in k}
+    if isinstance(obj, list):
+        return [_numbers(v) for v in obj]
+    return obj
+
+
+def _json(data: bytes) -> dict[str, Any] | None:
+    try:
+        blob = json.loads(data)
+    except ValueError:
+        return None
+    return blob if isinstance(blob, dict) else None
+
+
+def _key(blob: dict[str, Any] | None) -> Any:
+    if blob is None:
+        return None
+    prov = blob.get("provenance")
+    return blob.get("key") or (prov.get("key") if isinstance(prov, dict) else None)
+
+
+def _conflict(root: Path, c: Checked, incoming: dict[str, bytes]) -> str | None:
+    """Why ``c`` conflicts with the file collected before at its path (same key, other numbers),
+    or None (no file there, the same bytes, the same numbers, or a stale file of another key)."""
+    target = root / c.rel
+    old_bytes = target.read_bytes() if target.is_file() else None
+    if old_bytes is None or old_bytes == c.data:
+        return None
+    if c.rel.endswith(RELATIONSHIPS):  # keyed by the wfnet.json beside it
+        sibling = c.rel[: -len(RELATIONSHIPS)] + "wfnet.json"
+        sibling_old = root / sibling
+        old_key = _key(_json(sibling_old.read_bytes())) if sibling_old.is_file() else None
+        new_key = _key(_json(incoming[sibling])) if sibling in incoming else old_key
+        return f"same key {new_key!r}, another relationships table" if old_key == new_key else None
+    old, new = _json(old_bytes), _json(c.data)
+    if old is None or _key(old) != _key(new):
+        return None  # unreadable, or of older code or another preset: replaced as before
+    if _numbers(old) == _numbers(new):
+        return None
+    return f"same key {_key(new)!r}, other numbers"
+
+
+def _stamp() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def collect(path: Path, results_dir: Path, replace: bool = False) -> list[str]:
+    """Check a whole bundle, then move its files into ``results_dir`` (one rename each, all or
+    nothing); returns what landed. A result that conflicts with one collected before (same key,
+    other numbers) is refused, unless ``replace``: then the old file is kept beside it as
+    ``<name>.replaced-<UTC time>``."""
+    checked = read_bundle(path, Path(results_dir))
     root = Path(results_dir)
     root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".collect.", dir=root))  # same file system: renames are atomic
-    try:
-        for c in checked:  # everything written beside its target first, then renamed into place
-            tmp = staging / c.rel
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(c.data)
-        for c in checked:
-            (root / c.rel).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / c.rel, root / c.rel)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    incoming = {c.rel: c.data for c in checked}
+    with file_lock(root):  # one collect at a time: the conflicts seen are the ones the renames meet
+        conflicts = {c.rel: why for c in checked if (why := _conflict(root, c, incoming))}
+        if conflicts and not replace:
+            rel, why = next(iter(conflicts.items()))
+            more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+            raise WFNetError(f"{rel} conflicts with the result collected before ({why}){more}; nothing collected: "
+                             "pass --replace to land it, keeping the old file beside it")
+        stamp = _stamp()
+        kept = {root / rel: (root / rel).with_name(f"{Path(rel).name}.replaced-{stamp}") for rel in conflicts}
+        for c in checked:  # an unreadable file there is replaced, its bytes kept (never deleted)
+            old = root / c.rel
+            if c.rel.endswith(".json") and old.is_file() and _json(old.read_bytes()) is None:
+                kept[old] = old.with_name(f"{old.name}.corrupt-{stamp}")
+        staging = Path(tempfile.mkdtemp(prefix=".collect.", dir=root))  # same file system: renames are atomic
+        try:
+            moves = []
+            for c in checked:
+                if (root / c.rel).is_file() and (root / c.rel).read_bytes() == c.data:
+                    continue  # already there, byte for byte
+                tmp = staging / c.rel
+                try:
+                    tmp.parent.mkdir(parents=True, exist_ok=True)
+                    tmp.write_bytes(c.data)
+                except OSError as err:
+                    raise MachineError(f"cannot stage {c.rel} in {root}: {describe_os_error(err, '')}; nothing "
+                                       "collected") from None
+                moves.append((tmp, root / c.rel))
+            replace_files(moves, keep=kept.get)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    for target, old in kept.items():
+        why = conflicts.get(target.relative_to(root).as_posix(), "the file there was unreadable")
+        warn(f"{target} replaced a conflicting result ({why}); the old one is kept as {old.name}")
     return [c.rel for c in checked]

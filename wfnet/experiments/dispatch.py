@@ -331,7 +331,7 @@ def describe(todo: Sequence[tuple[Piece, str]], held: Sequence[Piece], opts: Opt
 
 def job_env(opts: Options) -> dict[str, str]:
     """What every child is given: where the data and the warmed decode cache are (absolute, so a
-    node or a job anywhere finds the same), one thread per op on a CPU run unless set."""
+    node or a job anywhere finds the same)."""
     from ..data import default_cache_dir
 
     env = {"WFNET_CACHE": str(default_cache_dir().expanduser().absolute()), **opts.env}
@@ -358,11 +358,20 @@ def physical_gpu(index: int) -> str:
     return mask[index] if index < len(mask) else str(index)
 
 
+def cpu_share(slots: int) -> int:
+    """Threads for each of ``slots`` CPU pieces running at once: more threads than cores in all
+    makes every piece many times slower (OpenMP's threads spin waiting for each other)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, slots))
+
+
 def make_job(piece: Piece, opts: Options, gpu: int | None = None) -> PieceJob:
     """The job of one piece; local: the child sees only GPU ``gpu`` of the pool (none on a CPU run)."""
     env = job_env(opts)
     if opts.executor == "local":
         env["CUDA_VISIBLE_DEVICES"] = "" if gpu is None else physical_gpu(gpu)
+        if gpu is None and "OMP_NUM_THREADS" not in {**os.environ, **env}:
+            env["OMP_NUM_THREADS"] = str(cpu_share(opts.slots))  # k CPU pieces at once share the cores
     return PieceJob(piece, opts.piece_device(), str(opts.results_dir.absolute()),
                     str(opts.jobs_dir / job_slug(piece)), opts.piece_timeout_s, tuple(sorted(env.items())),
                     opts.keep_runs)

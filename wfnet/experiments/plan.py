@@ -129,7 +129,10 @@ def _file_state(path: Path, key: str) -> str:
         blob = json.loads(path.read_text())
     except (OSError, ValueError):
         return "stale"
-    found = blob.get("key") or blob.get("provenance", {}).get("key")
+    if not isinstance(blob, dict):  # e.g. ``[]``: not a result; the piece's run moves it aside
+        return "stale"
+    prov = blob.get("provenance")
+    found = blob.get("key") or (prov.get("key") if isinstance(prov, dict) else None)
     return "done" if found == key else "stale"
 
 

@@ -3,8 +3,10 @@ per-method keys that say which configs each result depends on."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from typing import Any
+
+import torch
 
 from ..errors import WFNetError
 from ..evaluation.mia import MIAConfig
@@ -13,7 +15,9 @@ from ..io import content_key
 from ..methods import METHODS
 from ..methods.baselines import FinetuneConfig
 from ..methods.untrain import UntrainConfig, untrain_defaults
+from ..provenance import resolve_device
 from ..registry import Registry
+from ..runtime import check_precision, resolve_precision
 from ..train import TrainConfig, train_defaults
 
 # ``paper`` follows the paper where it is specific (full-width backbones, untraining at batch 128
@@ -69,6 +73,7 @@ class Preset:
     insdel_steps: int = 10            # points - 1 on the insertion/deletion curves
     top_k: int = 10                   # Figures 3-4: top-k gates per class
     gpu_only: bool = False            # days on a CPU: refuse there unless asked explicitly
+    precision: str = "auto"           # of every loop and evaluation: "auto", "fp32" or "bf16"
     mia: MIAConfig = field(default_factory=MIAConfig)  # the membership attack every unlearned model is scored with
     # one dataset x backbone (``resolve_preset``): method -> the config a baseline search chose
     # for it, and method -> where its config comes from ("search:<key of the search file>", or
@@ -80,24 +85,35 @@ class Preset:
         missing = [g for g in RECIPE_GROUPS if g not in self.recipes]
         if missing:
             raise WFNetError(f"preset {self.name!r} has no training recipe for {missing}")
+        check_precision(self.precision, f"preset {self.name!r} precision")
+
+    def on(self, device: torch.device) -> "Preset":
+        """This preset with its precision resolved for ``device`` (what a run there computes, so
+        what its keys say: a bf16 result never shares a key with its fp32 twin)."""
+        return replace(self, precision=resolve_precision(self.precision, device))
+
+    @property
+    def resolved_precision(self) -> str:
+        """The precision on this machine's default device (an "auto" preset's keys here)."""
+        return resolve_precision(self.precision, resolve_device("auto"))
 
     def train_config(self, dataset: str, backbone: str, seed: int) -> TrainConfig:
         r = self.recipes[recipe_group(dataset, backbone)]
         changes = {k: v for k, v in asdict(r).items() if v is not None}
-        return replace(train_defaults(backbone), seed=seed, **changes)
+        return replace(train_defaults(backbone), seed=seed, precision=self.resolved_precision, **changes)
 
     def untrain_config(self, backbone: str, seed: int) -> UntrainConfig:
-        return replace(untrain_defaults(backbone), epochs=self.untrain_epochs, seed=seed)
+        return replace(untrain_defaults(backbone), epochs=self.untrain_epochs, seed=seed,
+                       precision=self.resolved_precision)
 
     def relearn_config(self, backbone: str, seed: int) -> RelearnConfig:
-        if backbone.startswith("vit"):
-            return replace(self.relearn, optimizer="adamw", lr=self.relearn.lr / 10, seed=seed)
-        return replace(self.relearn, seed=seed)
+        cfg = replace(self.relearn, seed=seed, precision=self.resolved_precision)
+        return replace(cfg, optimizer="adamw", lr=cfg.lr / 10) if backbone.startswith("vit") else cfg
 
     def method_config(self, method: str, dataset: str, backbone: str, seed: int) -> Any:
         """What this preset gives a registered method (``wfnet.methods``): its provenance, and
-        its key's ``key_field``."""
-        return METHODS.get(method).config_for(self, dataset, backbone, seed)
+        its key's ``key_field``; every loop in it at the preset's precision."""
+        return with_precision(METHODS.get(method).config_for(self, dataset, backbone, seed), self.resolved_precision)
 
     def config_source(self, method: str) -> str:
         """Where ``method_config(method, ...)`` comes from: a search, or the method's defaults."""
@@ -114,7 +130,8 @@ class Preset:
     def key_parts(self, dataset: str, backbone: str, seed: int, method: str | None = None) -> dict[str, object]:
         base: dict[str, object] = {
             "dataset": dataset, "backbone": backbone, "seed": seed, "width": self.width,
-            "train": self.train_config(dataset, backbone, seed).as_dict(), "method_version": METHOD_VERSION}
+            "train": self.train_config(dataset, backbone, seed).as_dict(), "method_version": METHOD_VERSION,
+            "precision": self.resolved_precision}
         relearn = {"relearn": self.relearn_config(backbone, seed).as_dict()}
         if method is None:
             return {**base, "preset": self.as_dict(), "untrain": self.untrain_config(backbone, seed).as_dict(),
@@ -130,6 +147,16 @@ class Preset:
             parts[m.key_field] = _as_dict(self.method_config(method, dataset, backbone, seed))
             parts["config_source"] = self.config_source(method)
         return parts
+
+
+def with_precision(cfg: Any, precision: str) -> Any:
+    """``cfg`` (a config dataclass, possibly holding others, e.g. SalUn's fine-tuning) with every
+    ``precision`` field set to ``precision``; anything else as it is."""
+    if not is_dataclass(cfg) or isinstance(cfg, type):
+        return cfg
+    changes = {f.name: precision if f.name == "precision" else with_precision(getattr(cfg, f.name), precision)
+               for f in fields(cfg) if f.name == "precision" or is_dataclass(getattr(cfg, f.name))}
+    return replace(cfg, **changes) if changes else cfg
 
 
 def _as_dict(cfg: Any) -> Any:
@@ -163,4 +190,5 @@ PRESETS.register("paper")(Preset(
     negative_gradients=FinetuneConfig(epochs=1, lr=0.001),
     relearn=RelearnConfig(max_epochs=100),
     gpu_only=True,
+    precision="bf16",  # bf16 autocast, as every GPU run of this project has used (keys computed anywhere agree)
 ))

@@ -3,6 +3,7 @@ resumable at the finest useful grain (every piece cached under the key of its co
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -15,16 +16,16 @@ from tqdm.auto import tqdm
 from ..backbones import BackboneSpec, build, create_backbone
 from ..checkpoint import load, load_cached, save_original, save_wf
 from ..data import ImageDataset, load_dataset
-from ..errors import WFNetError
+from ..errors import CorruptFileError, WFNetError
 from ..evaluation.explain import gate_curves, relationships
 from ..evaluation.metrics import ClassScores, aggregate, class_scores, random_reference
 from ..evaluation.mia import model_scorecard
 from ..evaluation.relearn import relearn_time, trainable_copy
-from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json
+from ..io import atomic_write_json, atomic_write_text, finite_or_none, read_cached_json, read_json_object
 from ..methods import METHODS, method_names
 from ..methods.untrain import untrain
 from ..provenance import git_commit, provenance, resolve_device
-from ..runtime import predict
+from ..runtime import autocast, predict
 from ..train import train_model
 from ..wrap import wrap
 from .baseline_search import resolve_preset
@@ -44,8 +45,10 @@ from .results import (
 # their configuration; a killed run restarts at the next missing piece. Every file is written
 # atomically, so a kill never leaves half a file, and a rerun gives the same numbers. Seeds other
 # than 0 have their own folders (results and caches), so they never replace seed 0's files. A
-# cached file or result that does not parse or validate is named, moved aside and recomputed; one
-# computed on other data (``provenance.data_fingerprint``) is recomputed too.
+# cached file or result that does not parse or validate is named, moved aside and recomputed; a
+# cache computed on other data (``provenance.data_fingerprint``) is recomputed too. A result file
+# (under ``results/``) that records another configuration than its path's run (another cell or
+# seed, or other data) is never replaced unless ``force``: ``guard_results``, before any work.
 
 PIECE_FIELDS = ("cls", "name", "acc_r", "acc_f", "zrf", "rt", "relearned", "unlearn_wall_seconds", "wall_seconds",
                 "mia", "accuracy", "provenance")  # what a per-class piece must hold to be used
@@ -67,20 +70,25 @@ class Run:
 
     def __init__(self, data: ImageDataset, backbone: str, preset: Preset, runs_dir: Path,
                  device: torch.device, seed: int, progress: bool, results_dir: Path | None = None) -> None:
-        self.data, self.backbone, self.preset = data, backbone, preset
+        self.data, self.backbone, self.preset = data, backbone, preset.on(device)  # precision resolved here
         self.device, self.seed, self.progress = device, seed, progress
-        self.key = preset.key(data.name, backbone, seed)
+        self.key = self.preset.key(data.name, backbone, seed)
         self.dir = result_dir(Path(runs_dir), preset.name, data.name, backbone, seed)  # seed n: .../seed-<n>
         self.fingerprint = data_fingerprint(data)
         self.results_dir = None if results_dir is None else Path(results_dir)
         self.labels = data.test.labels.cpu()
         self.spec = BackboneSpec(backbone, data.num_classes, data.in_chans, data.image_size, preset.width)
+        self.precision = self.preset.precision  # "fp32" or "bf16": every loop's and every evaluation's
         self.mia = preset.mia  # the scorecard's attack, measured on every unlearned model (in the keys)
         self._original: torch.nn.Module | None = None
         self._original_logits: torch.Tensor | None = None
         self._random_logits: torch.Tensor | None = None
         self._targets: list[float] | None = None
         self._memo: dict[object, Any] = {}
+
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
+        """The run's precision for evaluations (loops set theirs from their configs, the same)."""
+        return autocast(self.device, self.precision)
 
     def memo(self, key: object, compute: Callable[[], Any]) -> Any:
         """A value computed once per run and shared by every class (e.g. SSD's importances on D)."""
@@ -149,7 +157,9 @@ class Run:
     def original_logits(self) -> torch.Tensor:
         """The original model's test logits: its scores and the relearn targets come from these."""
         if self._original_logits is None:
-            self._original_logits = predict(self.original_model(), self.data.test, self.data, self.device)
+            model = self.original_model()
+            with self.autocast():
+                self._original_logits = predict(model, self.data.test, self.data, self.device)
         return self._original_logits
 
     @property
@@ -158,7 +168,8 @@ class Run:
         inside the seeded block would shift M*'s initialisation), run on the run's device."""
         if self._random_logits is None:
             rnd = random_reference(lambda: build(self.spec), RANDOM_REFERENCE_SEED)
-            self._random_logits = predict(rnd, self.data.test, self.data, self.device)
+            with self.autocast():
+                self._random_logits = predict(rnd, self.data.test, self.data, self.device)
         return self._random_logits
 
     @property
@@ -231,9 +242,11 @@ def single_class_piece(run: Run, c: int, unlearn: Callable[[], torch.nn.Module])
     start = time.perf_counter()
     model = unlearn()
     unlearn_wall = time.perf_counter() - start
-    logits = predict(model, run.data.test, run.data, run.device)
-    sc = class_scores(logits, run.labels, run.random_logits, c, run.data.classes[c])
-    mia, accuracy = model_scorecard(model, run.data, c, run.device, run.mia)
+    random_logits = run.random_logits
+    with run.autocast():
+        logits = predict(model, run.data.test, run.data, run.device)
+        mia, accuracy = model_scorecard(model, run.data, c, run.device, run.mia)
+    sc = class_scores(logits, run.labels, random_logits, c, run.data.classes[c])
     rt = relearn_time(trainable_copy(model), run.data, c, run.targets[c],
                       run.preset.relearn_config(run.backbone, run.seed), run.device)
     return {**sc.__dict__, "rt": rt.epochs, "relearned": rt.relearned, "rt_final_acc": rt.final,
@@ -324,8 +337,10 @@ def wf_model(run: Run) -> tuple[torch.nn.Module, dict[str, Any]]:
 def run_wfnet(run: Run) -> dict[str, Any]:
     start = time.perf_counter()
     model, meta = wf_model(run)
-    rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
-                         run.random_logits, c, n) for c, n in enumerate(run.data.classes)]
+    random_logits = run.random_logits
+    with run.autocast():
+        rows = [class_scores(predict(model, run.data.test, run.data, run.device, forget=c), run.labels,
+                             random_logits, c, n) for c, n in enumerate(run.data.classes)]
     rcfg = run.preset.relearn_config(run.backbone, run.seed)
 
     def rt_piece(c: int) -> dict[str, Any]:
@@ -335,7 +350,8 @@ def run_wfnet(run: Run) -> dict[str, Any]:
     rts = [run.cached_json(f"wfnet/relearn_{c}.json", lambda: rt_piece(c), run.method_key("wfnet"),
                            fields=RELEARN_FIELDS) for c in
            tqdm(range(run.data.num_classes), desc="wfnet relearn", disable=not run.progress, leave=False)]
-    curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
+    with run.autocast():
+        curves = gate_curves(model, run.data, run.device, run.preset.insdel_steps)
     rel = relationships(model, run.preset.top_k, classes=run.data.classes)
     per_class = [{**r.__dict__, **{k: v for k, v in t.items() if k != "key"}} for r, t in zip(rows, rts)]
     rt, failed = rt_summary(per_class)
@@ -369,14 +385,49 @@ def prepared_run(dataset: str, backbone: str, preset: str | Preset, results_dir:
     whose key is current (``resolve_preset``)."""
     git_commit()  # pin the code version this run starts with (provenance)
     p = preset if isinstance(preset, Preset) else PRESETS.get(preset)
-    p = resolve_preset(p, dataset, backbone, results_dir)
-    create_backbone(backbone, 2)  # unknown backbone: fail before loading data
     dev = resolve_device(device)
+    p = resolve_preset(p.on(dev), dataset, backbone, results_dir)  # the search's key at this run's precision
+    create_backbone(backbone, 2)  # unknown backbone: fail before loading data
     if p.gpu_only and dev.type != "cuda" and not allow_slow:
         raise WFNetError(f"the {p.name!r} preset takes GPU-hours (days on a CPU); run it on a GPU "
                          "(scripts/gpu_run.sh), or pass --allow-slow to run it on the CPU anyway")
     data = load_dataset(dataset, data_root)
     return Run(data, backbone, p, Path(runs_dir), dev, seed, progress, Path(results_dir))
+
+
+RESULT_IDENTITY = ("method", "preset", "dataset", "backbone", "seed", "data_fingerprint")
+
+
+def _recorded_identity(blob: dict[str, Any]) -> dict[str, Any]:
+    prov = blob.get("provenance") if isinstance(blob.get("provenance"), dict) else {}
+    return {k: blob.get(k, prov.get(k)) for k in RESULT_IDENTITY}
+
+
+def guard_results(run: Run, methods: list[str], force: bool = False) -> None:
+    """Before any work: refuse (unless ``force``) to replace a result file at one of this run's
+    paths that records another configuration (another method, cell or seed, or data of another
+    fingerprint). A stale file of the same configuration (another key: the code or the preset
+    changed) is recomputed as before, and one that does not read is moved aside later."""
+    if force or run.results_dir is None:
+        return
+    where = (run.results_dir, run.preset.name, run.data.name, run.backbone)
+    paths = [(result_path(*where, m, run.seed), m) for m in methods]
+    if "retrained" in methods:
+        paths += [(retrained_class_path(*where, c, run.seed), None) for c in range(run.data.num_classes)]
+    for path, method in paths:
+        if not path.is_file():
+            continue
+        try:
+            found = _recorded_identity(read_json_object(path))
+        except CorruptFileError:
+            continue
+        want = {"method": method, "preset": run.preset.name, "dataset": run.data.name, "backbone": run.backbone,
+                "seed": run.seed, "data_fingerprint": run.fingerprint}
+        differ = [f"{k} {found[k]!r} (this run: {v!r})" for k, v in want.items()
+                  if v is not None and found[k] is not None and found[k] != v]
+        if differ:
+            raise WFNetError(f"{path} holds a result of another configuration ({'; '.join(differ)}); reproduce "
+                             "would replace it: choose another --out, or pass --force to recompute and replace it")
 
 
 def run_methods(run: Run, methods: list[str], classes: list[int] | None = None) -> dict[str, dict[str, Any]]:
@@ -407,12 +458,14 @@ def run_methods(run: Run, methods: list[str], classes: list[int] | None = None) 
 def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", results_dir: str | Path = "results",
               runs_dir: str | Path = "runs", device: str = "auto", data_root: str | Path | None = None,
               seed: int = 0, methods: list[str] | None = None, progress: bool = True,
-              classes: list[int] | None = None, allow_slow: bool = False) -> dict[str, dict[str, Any]]:
+              classes: list[int] | None = None, allow_slow: bool = False,
+              force: bool = False) -> dict[str, dict[str, Any]]:
     """Run (or reuse) the paper's methods (or ``methods``: any registered ones) for one dataset x
     backbone; write one result file each.
 
     ``classes`` builds only those classes of the retrained baseline (its ``retrained.json`` is
-    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``."""
+    written once all are there); a ``gpu_only`` preset on a CPU needs ``allow_slow``; ``force``
+    replaces result files that record another configuration (``guard_results``)."""
     methods = list(methods or method_names(in_paper=True))
     bad = [m for m in methods if m not in METHODS]
     if bad:
@@ -420,4 +473,5 @@ def reproduce(dataset: str, backbone: str, preset: str | Preset = "smoke", resul
     if classes is not None and methods != ["retrained"]:
         raise WFNetError("classes= selects classes of the retrained baseline: use it with methods=['retrained'] alone")
     run = prepared_run(dataset, backbone, preset, results_dir, runs_dir, device, data_root, seed, progress, allow_slow)
+    guard_results(run, methods, force)
     return run_methods(run, methods, classes)

@@ -3,6 +3,7 @@ experiments write them atomically, tables and figures read only them."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -72,6 +73,68 @@ def check_result(blob: dict[str, Any], path: Path) -> None:
     per_class = blob.get("per_class", [])
     if not isinstance(per_class, list) or not all(isinstance(r, dict) for r in per_class):
         raise CorruptFileError(path, "per_class is not a list of objects")
+
+
+SCORE_RANGES = {"acc_r": (0.0, 100.0), "acc_f": (0.0, 100.0), "test_acc": (0.0, 100.0),  # percent
+                "zrf": (0.0, 1.0), "rt": (0.0, 100.0)}                                     # RT: epochs, capped
+NEEDS_REASON = ("acc_r", "acc_f", "zrf", "test_acc")  # null only with ``null_reasons`` saying why
+RANGE_SLACK = 1e-3  # a float32 percentage may round just past 100
+
+
+def _score(path: Path, where: str, field: str, value: Any, reasons: dict[str, Any]) -> None:
+    if value is None:
+        if field in NEEDS_REASON and where not in reasons:
+            raise CorruptFileError(path, f"{where} is null without a reason in null_reasons")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CorruptFileError(path, f"{where} is {value!r}, not a number")
+    low, high = SCORE_RANGES[field]
+    if not low - RANGE_SLACK <= value <= high + RANGE_SLACK:
+        raise CorruptFileError(path, f"{where} is {value!r}, outside [{low:g}, {high:g}]")
+
+
+def _class_row(path: Path, row: Any, where: str, cls: int, reasons: dict[str, Any]) -> None:
+    if not isinstance(row, dict):
+        raise CorruptFileError(path, f"{where or 'the file'} is not an object")
+    found = row.get("cls")
+    if isinstance(found, bool) or found != cls:
+        raise CorruptFileError(path, f"{where + '.' if where else ''}cls is {found!r}, expected {cls}")
+    for field in ("acc_r", "acc_f", "zrf", "rt"):
+        if field not in row and field != "rt":
+            raise CorruptFileError(path, f"{where + '.' if where else ''}{field} is missing")
+        _score(path, f"{where}.{field}" if where else field, field, row.get(field), reasons)
+
+
+def check_result_values(blob: dict[str, Any], path: Path, num_classes: int, piece_class: int | None = None) -> None:
+    """The values of a result file, trusted by nothing else (``wfnet collect`` checks every file of
+    a bundle with it): each score a finite number in its range (accuracies in [0, 100], ZRF in
+    [0, 1], RT in [0, 100] epochs) or null with a reason in ``null_reasons``, and ``per_class`` a
+    list of ``num_classes`` rows in class order. ``piece_class``: the file is one class's piece
+    (``retrained/class_<c>.json``). Else ``CorruptFileError`` naming the field and the value."""
+    check_result(blob, path)
+    reasons = blob.get("null_reasons") or {}
+    if not isinstance(reasons, dict):
+        raise CorruptFileError(path, "null_reasons is not an object")
+    if piece_class is not None:
+        _class_row(path, blob, "", piece_class, reasons)
+        return
+    for field in ("acc_r", "acc_f", "zrf", "rt", "test_acc"):
+        if field in blob:
+            _score(path, field, field, blob[field], reasons)
+        elif field in ("acc_r", "acc_f", "zrf"):
+            raise CorruptFileError(path, f"{field} is missing")
+    failed = blob.get("rt_failed")
+    if failed is not None and (isinstance(failed, bool) or not isinstance(failed, int) or not 0 <= failed <= num_classes):
+        raise CorruptFileError(path, f"rt_failed is {failed!r}, not a count of classes in [0, {num_classes}]")
+    rows = blob.get("per_class")
+    if not isinstance(rows, list) or len(rows) != num_classes:
+        raise CorruptFileError(path, f"per_class is {_describe(rows)}, expected a list of {num_classes} classes")
+    for i, row in enumerate(rows):
+        _class_row(path, row, f"per_class.{i}", i, reasons)
+
+
+def _describe(value: Any) -> str:
+    return f"a list of {len(value)}" if isinstance(value, list) else repr(value)[:40]
 
 
 def read_result_file(path: Path, recover: bool = False, advice: str = "") -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import MAX_BATCH, MAX_EPOCHS, Checker
 from ..data import BatchIterator, ImageDataset
 from ..runtime import autocast, seed_everything
 from ..train import TrainConfig, train_model
@@ -27,12 +28,22 @@ from .registry import UnlearnRun, register_method
 class FinetuneConfig:
     """A short fine-tuning of all weights, as the single-class baselines do."""
 
-    epochs: int = 2                 # passes over the forget-class samples
-    batch_size: int = 64            # images per step
+    epochs: int = 2                 # passes over the forget-class samples, 1 to 10,000
+    batch_size: int = 64            # images per step, 1 to 65,536
     lr: float = 0.01                # SGD learning rate (momentum 0.9)
-    retain_ratio: float = 1.0       # random_labels: retain samples per forget sample
+    retain_ratio: float = 1.0       # random_labels: retain samples per forget sample, 0 to 64
     clip_grad_norm: float | None = 5.0  # max L2 norm of the weight gradient per step
+    precision: str = "auto"         # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        c = Checker("finetune")
+        c.integer("epochs", self.epochs, 1, MAX_EPOCHS)
+        c.integer("batch_size", self.batch_size, 1, MAX_BATCH)
+        c.number("lr", self.lr, low=0.0, low_open=True)
+        c.number("retain_ratio", self.retain_ratio, low=0.0, high=64.0)
+        c.number("clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True, optional=True)
+        c.seed(self.seed)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -64,7 +75,7 @@ def _finetune(model: nn.Module, batches: BatchIterator, cfg: "FinetuneConfig", l
     model.train(train_mode)
     for _ in range(cfg.epochs):
         for x, y in batches:
-            with autocast(device, True):
+            with autocast(device, cfg.precision):
                 logits = model(x)
                 loss = loss_fn(logits, y)
             if not torch.isfinite(loss) or (stop is not None and stop(logits, y)):

@@ -38,6 +38,8 @@ class LossConfig(Protocol):
     ce_floor: float
     ce_cap: float
     regularizer: str
+    set_prob: float
+    set_max_size: int
 
 
 ForgetTerm = Callable[[Tensor, Tensor, int, LossConfig], Tensor]
@@ -126,6 +128,30 @@ def expand_labels(y: Tensor, num_classes: int, chi: int, generator: torch.Genera
     return (targets + shift) % num_classes, targets
 
 
+def widen_to_sets(rows: Tensor, labels: Tensor, num_classes: int, prob: float, max_size: int,
+                  generator: torch.Generator | None = None) -> Tensor:
+    """(B, N_c) 0/1 masks: each sample's row, and, with probability ``prob``, 1 to ``max_size - 1``
+    more classes drawn uniformly from those that are neither its row nor its label.
+
+    Set-aware untraining (beyond the paper): a forget sample (row = label) then learns to be
+    forgotten by a random set that contains its class, a retain sample (row != label) to be kept
+    by a random set that does not; the rows of a set combine as at inference (product of gates)."""
+    b = rows.shape[0]
+    mask = torch.zeros(b, num_classes)
+    cpu_rows, cpu_labels = rows.cpu(), labels.cpu()
+    mask[torch.arange(b), cpu_rows] = 1.0
+    widen = torch.rand(b, generator=generator) < prob
+    extra = torch.randint(1, max_size, (b,), generator=generator)  # 1 .. max_size - 1 more classes
+    scores = torch.rand(b, num_classes, generator=generator)
+    scores[torch.arange(b), cpu_rows] = -1.0
+    scores[torch.arange(b), cpu_labels] = -1.0
+    order = scores.argsort(1, descending=True)  # the excluded classes come last
+    room = num_classes - 1 - (cpu_rows != cpu_labels).long()  # classes that may join the set
+    take = torch.arange(num_classes)[None, :] < torch.minimum(extra, room)[:, None]
+    mask.scatter_add_(1, order, (take & widen[:, None]).float())
+    return mask.clamp_(max=1.0).to(rows.device, non_blocking=True)
+
+
 @dataclass
 class LossParts:
     total: Tensor
@@ -142,6 +168,8 @@ def wf_loss(model: WFModel, x: Tensor, y: Tensor, cfg: LossConfig,
     rows_r, targets_r = expand_labels(yr, nc, cfg.chi, generator)
     xs = torch.cat([xf, xr.repeat(cfg.chi, *([1] * (xr.ndim - 1)))])
     rows = torch.cat([yf, rows_r])
+    if cfg.set_prob > 0:  # beyond the paper: some samples see a class set (``widen_to_sets``)
+        rows = widen_to_sets(rows, torch.cat([yf, targets_r]), nc, cfg.set_prob, cfg.set_max_size, generator)
     logits = model.forward_rows(xs, rows).float()
     ce = F.cross_entropy(logits, torch.cat([yf, targets_r]), reduction="none")
     ce_f, ce_r = ce[: yf.shape[0]], ce[yf.shape[0]:]

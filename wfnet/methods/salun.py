@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from ..config import MAX_BATCH, Checker
 from ..data import BatchIterator, ImageDataset
 from .baselines import FinetuneConfig, class_index, random_labels
 from .registry import PresetView, UnlearnRun, register_method
@@ -39,7 +40,12 @@ class SalunConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # step 2: epochs over the
     #   forget samples, batch size (images), SGD lr, retain samples per forget sample, seed
     saliency_fraction: float = 0.5   # fraction of all weights updated (SalUn: 0.5, the median |grad|)
-    saliency_batch_size: int = 256   # images per step of the single gradient pass of step 1
+    saliency_batch_size: int = 256   # images per step of the single gradient pass of step 1 (1 to 65,536)
+
+    def __post_init__(self) -> None:
+        c = Checker("salun")
+        c.number("saliency_fraction", self.saliency_fraction, low=0.0, low_open=True, high=1.0)
+        c.integer("saliency_batch_size", self.saliency_batch_size, 1, MAX_BATCH)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import MAX_BATCH, Checker
 from ..data import BatchIterator, ImageDataset
 from .baselines import class_index
 from .registry import UnlearnRun, register_method
@@ -41,7 +42,13 @@ Importances = dict[str, Tensor]
 class SSDConfig:
     alpha: float = 10.0        # selection: []_Df > alpha * []_D (authors: 10, ViT 5)
     dampening: float = 1.0     # lambda: beta = min(lambda * []_D / []_Df, 1) (authors: 1)
-    batch_size: int = 64       # images per gradient of the importance estimate (authors: 64)
+    batch_size: int = 64       # images per gradient of the importance estimate (authors: 64); 1 to 65,536
+
+    def __post_init__(self) -> None:
+        c = Checker("ssd")
+        c.number("alpha", self.alpha, low=0.0, low_open=True)
+        c.number("dampening", self.dampening, low=0.0, low_open=True)
+        c.integer("batch_size", self.batch_size, 1, MAX_BATCH)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..config import Checker
+from ..config import MAX_BATCH, MAX_CHI, MAX_EPOCHS, Checker
 from ..data import BatchIterator, ImageDataset, stratified_split
 from ..errors import WFNetError
-from ..runtime import autocast, seed_everything
+from ..runtime import PRECISIONS, autocast, seed_everything
 from ..wrap import WFModel
 from .loss import FORGET_TERMS, REGULARIZERS, LossParts, wf_loss
 from .registry import Method, register
@@ -34,14 +34,14 @@ def check_clip_scope(scope: str) -> str:
 class UntrainConfig:
     """WF-Net untraining (paper, "Training" and "Implementation and Training Details")."""
 
-    epochs: int = 20                  # upper bound; early stopping usually ends sooner
-    batch_size: int = 128             # B: half forgets, half retains (paper: 128)
+    epochs: int = 20                  # upper bound (1 to 10,000); early stopping usually ends sooner
+    batch_size: int = 128             # B: half forgets, half retains (paper: 128); 2 to 65,536
     lr: float = 100.0                 # the paper's fixed (un)learning rate
     optimizer: str = "sgd"            # plain SGD, as in the paper
     lambda0: float = 1.0              # weight of the retain cross-entropy
     lambda1: float = 10.0             # weight of the reciprocal forget loss (paper: 100 for ViTs)
     lambda2: float = 1.0              # weight of R(alpha)
-    chi: int = 3                      # label expansion: copies of the retain half
+    chi: int = 3                      # label expansion: copies of the retain half, 1 to 64
     alpha_init: float = 3.0           # sigmoid(3) = 0.95
     forget_term: str = "class_mean_reciprocal_capped"  # see wfnet.methods.loss.FORGET_TERMS
     ce_floor: float = 1e-4            # CE below this counts as this in 1/CE (no division by ~0)
@@ -51,21 +51,25 @@ class UntrainConfig:
                                         # (x lr 100: a row moves at most 10 per step); None = off
     clip_scope: str = "per_row"       # "per_row": one norm per class row; "global": one over all
     alpha_bound: float | None = 6.0   # clamp alpha to [-b, b] after each step: a closed gate can reopen
-    patience: int = 10                # early stopping, in validation evaluations
-    evals_per_epoch: int = 5          # validation-loss evaluations per epoch
+    patience: int = 10                # early stopping, in validation evaluations (1 to 10,000)
+    evals_per_epoch: int = 5          # validation-loss evaluations per epoch (1 to 1,000)
     val_fraction: float = 0.1         # share of the training set held out for early stopping
-    max_val_batches: int = 4          # validation loss is estimated on this many batches
+    max_val_batches: int = 4          # validation loss is estimated on this many batches (1 to 10,000)
+    set_prob: float = 0.0             # beyond the paper: share of samples that see a random class set
+                                      # (product of its rows' gates) instead of one row; 0 = the paper
+    set_max_size: int = 3             # the largest such set (2 to 64)
+    precision: str = "auto"           # "auto" (bf16 where the hardware has it), "fp32" or "bf16"
     seed: int = 0
 
     def __post_init__(self) -> None:
         c = Checker("untrain")
-        c.integer("epochs", self.epochs, 1)
-        c.integer("batch_size", self.batch_size, 2)  # half forgets, half retains
+        c.integer("epochs", self.epochs, 1, MAX_EPOCHS)
+        c.integer("batch_size", self.batch_size, 2, MAX_BATCH)  # half forgets, half retains
         c.number("lr", self.lr, low=0.0, low_open=True)
         c.choice("optimizer", self.optimizer, ("sgd", "adam"))
         for name in ("lambda0", "lambda1", "lambda2"):
             c.number(name, getattr(self, name), low=0.0)
-        c.integer("chi", self.chi, 1)
+        c.integer("chi", self.chi, 1, MAX_CHI)
         c.number("alpha_init", self.alpha_init)
         c.number("ce_floor", self.ce_floor, low=0.0, low_open=True)
         c.number("ce_cap", self.ce_cap, low=0.0, low_open=True)
@@ -73,10 +77,13 @@ class UntrainConfig:
             raise WFNetError(f"untrain ce_cap ({self.ce_cap!r}) must be above ce_floor ({self.ce_floor!r})")
         c.number("clip_grad_norm", self.clip_grad_norm, low=0.0, low_open=True, optional=True)
         c.number("alpha_bound", self.alpha_bound, low=0.0, low_open=True, optional=True)
-        c.integer("patience", self.patience, 1)
-        c.integer("evals_per_epoch", self.evals_per_epoch, 1)
+        c.integer("patience", self.patience, 1, 10_000)
+        c.integer("evals_per_epoch", self.evals_per_epoch, 1, 1_000)
         c.number("val_fraction", self.val_fraction, low=0.0, low_open=True, high=0.5)
-        c.integer("max_val_batches", self.max_val_batches, 1)
+        c.integer("max_val_batches", self.max_val_batches, 1, 10_000)
+        c.number("set_prob", self.set_prob, low=0.0, high=1.0)
+        c.integer("set_max_size", self.set_max_size, 2, 64)
+        c.choice("precision", self.precision, PRECISIONS)
         c.seed(self.seed)
         c.text("forget_term", self.forget_term)
         c.text("regularizer", self.regularizer)
@@ -122,7 +129,7 @@ def validation_loss(model: WFModel, batches: BatchIterator, cfg: UntrainConfig, 
     for i, (x, y) in enumerate(batches):
         if i >= cfg.max_val_batches:
             break
-        with autocast(device, True):
+        with autocast(device, cfg.precision):
             total += float(wf_loss(model, x, y, cfg, gen).total)
         n += 1
     return total / max(n, 1)
@@ -201,7 +208,7 @@ class EarlyStopping:
 def step_alpha(model: WFModel, opt: torch.optim.Optimizer, x: Tensor, y: Tensor, cfg: UntrainConfig,
                gen: torch.Generator, device: torch.device) -> LossParts:
     """One step of Eq. 3 on alpha: loss, clipped gradient, SGD, then the bound."""
-    with autocast(device, True):
+    with autocast(device, cfg.precision):
         parts = wf_loss(model, x, y, cfg, gen)
     opt.zero_grad(set_to_none=True)
     parts.total.backward()

@@ -1,17 +1,19 @@
-"""The beyond-the-paper chapter's tables and figures, from result files only: class sets
-(``multiforget.json``), every method's Table-1 numbers with MIA-efficacy, the field's scorecard
-(gap to the retrained model), and the cost of each method (``mia.json`` and the method files,
-written by ``wfnet beyond``)."""
+"""The beyond-the-paper chapter (notebooks/beyond.py), from result files only: class sets, every
+method's scores with MIA-efficacy, the scorecard (gap to the retrained model) and each method's cost."""
+
+# Read from ``multiforget.json``, ``mia.json`` and the method files, written by ``wfnet beyond``.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from ..evaluation.mia import SCORECARD
 from ..experiments.results import read_result
 from ..methods import label, method_names
+from .format import NOT_REPORTED, NOT_RUN, format_rt, num
 
 BEYOND_FILES = ("multiforget", "mia", "salun", "ssd")
 
@@ -22,19 +24,9 @@ def beyond_runs(results_dir: Path | str) -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda r: (r[0] != "paper", r))
 
 
-def _fmt(value: Any, digits: int = 1, scale: float = 1.0) -> str:
-    from .tables import NOT_RUN
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return NOT_RUN
-    return f"{float(value) * scale:.{digits}f}"
-
-
 def pair_matrix(mf: dict[str, Any], metric: str, combine: str) -> Any:
     """classes x classes (%): cell (a, b) = ``metric`` when forgetting {a, b}; the diagonal is the
     single-class row (forget {a})."""
-    import pandas as pd
-
     names = mf["classes"]
     mat = pd.DataFrame(float("nan"), index=names, columns=names)
     for s in mf["single"]:
@@ -66,8 +58,6 @@ def plot_pair_heatmaps(mf: dict[str, Any], combine: str, title: str = "") -> Any
 
 def multiforget_frame(mf: dict[str, Any] | None) -> Any:
     """Per set size and combination: mean Acc_f / Acc_r next to the single-class rows."""
-    import pandas as pd
-
     if not mf:
         return None
     rows = []
@@ -75,10 +65,10 @@ def multiforget_frame(mf: dict[str, Any] | None) -> Any:
         for comb in mf["config"]["combines"]:
             c = s[comb]
             rows.append({"classes forgotten": int(size), "combination": comb, "sets": s["n_sets"],
-                         "Acc_f ↓ (%)": _fmt(c["acc_f"]), "single-row Acc_f (%)": _fmt(s["single_acc_f"]),
-                         "Acc_r ↑ (%)": _fmt(c["acc_r"]), "single-row Acc_r (%)": _fmt(s["single_acc_r"]),
-                         "original Acc_r (%)": _fmt(s["original_acc_r"]),
-                         "Acc_r drop vs single (pts)": _fmt(c["acc_r_drop_vs_single"]),
+                         "Acc_f ↓ (%)": num(c["acc_f"]), "single-row Acc_f (%)": num(s["single_acc_f"]),
+                         "Acc_r ↑ (%)": num(c["acc_r"]), "single-row Acc_r (%)": num(s["single_acc_r"]),
+                         "original Acc_r (%)": num(s["original_acc_r"]),
+                         "Acc_r drop vs single (pts)": num(c["acc_r_drop_vs_single"]),
                          "worst set (drop, pts)": ("–" if c["worst_set"] is None else
                                                    f"{{{', '.join(mf['classes'][i] for i in c['worst_set'])}}} "
                                                    f"({c['worst_acc_r_drop']:.1f})"),
@@ -88,10 +78,6 @@ def multiforget_frame(mf: dict[str, Any] | None) -> Any:
 
 def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
     """Table 1 extended: Acc_r, Acc_f, ZRF, RT and MIA-efficacy of every method incl. SalUn."""
-    import pandas as pd
-
-    from .tables import NOT_REPORTED, NOT_RUN, format_rt
-
     root = Path(results_dir)
     mia = mia_methods(root, preset, dataset, backbone)
     rows = []
@@ -100,16 +86,16 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
         mi = mia.get(m) or {}
         rows.append({
             "method": label(m),
-            "Acc_r ↑ (%)": _fmt(res and res.get("acc_r")), "Acc_f ↓ (%)": _fmt(res and res.get("acc_f")),
-            "ZRF ↑": _fmt(res and res.get("zrf"), 3),
+            "Acc_r ↑ (%)": num(res and res.get("acc_r")), "Acc_f ↓ (%)": num(res and res.get("acc_f")),
+            "ZRF ↑": num(res and res.get("zrf"), 3),
             "RT ↑ (epochs)": (NOT_RUN if res is None else NOT_REPORTED if m == "original"
                               else format_rt(res.get("rt"), res.get("rt_failed"))),
-            "MIA-efficacy ↑ (%)": _fmt(mi.get("mia_efficacy"), 1, 100.0),
-            "attack accuracy (%)": _fmt(mi.get("attack_accuracy"), 1, 100.0),
+            "MIA-efficacy ↑ (%)": num(mi.get("mia_efficacy"), 1, 100.0),
+            "attack accuracy (%)": num(mi.get("attack_accuracy"), 1, 100.0),
             "classes where the attack beats chance": (NOT_RUN if "informative_classes" not in mi
                                                       else f"{mi['informative_classes']} / {len(mi.get('per_class', []))}"),
-            "MIA-efficacy on those (%)": _fmt(mi.get("mia_efficacy_informative"), 1, 100.0),
-            **{f"MIA ({f}) (%)": _fmt(v.get("mia_efficacy"), 1, 100.0)
+            "MIA-efficacy on those (%)": num(mi.get("mia_efficacy_informative"), 1, 100.0),
+            **{f"MIA ({f}) (%)": num(v.get("mia_efficacy"), 1, 100.0)
                for f, v in (mi.get("by_feature") or {}).items() if f != mi.get("feature")},
             "configuration key": _run_key(res) or NOT_RUN,
         })
@@ -159,10 +145,6 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
     """The field's scorecard (SalUn, ICLR 2024): UA, RA, TA, MIA-efficacy (%) of every method, each
     with its absolute gap to the retrained model in parentheses, their average gap (lower = closer
     to retraining) and the unlearning seconds. Gaps need the retrained model's MIA."""
-    import pandas as pd
-
-    from .tables import NOT_REPORTED, NOT_RUN
-
     root = Path(results_dir)
     mia = mia_methods(root, preset, dataset, backbone)
     ref = (mia.get("retrained") or {}).get("scorecard") or {}
@@ -180,7 +162,7 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
                              NOT_RUN if average.get(m) is None else f"{average[m]:.2f}")
         prov = (read_result(root, preset, dataset, backbone, m) or {}).get("provenance") or {}
         seconds = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
-        row["unlearning (s)"] = NOT_REPORTED if m == "original" else _fmt(seconds)
+        row["unlearning (s)"] = NOT_REPORTED if m == "original" else num(seconds)
         row["device"] = prov.get("device", NOT_RUN)
         rows.append(row)
     return pd.DataFrame(rows).set_index("method")
@@ -189,10 +171,6 @@ def gap_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str)
 def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str) -> Any:
     """Wall seconds of every method (unlearning, total with scoring and relearn time), and what
     measuring MIA took where it was not measured on each model as it was made (original, WF-Net)."""
-    import pandas as pd
-
-    from .tables import NOT_REPORTED
-
     root = Path(results_dir)
     mia = mia_methods(root, preset, dataset, backbone)
     rows = []
@@ -202,26 +180,24 @@ def cost_frame(results_dir: Path | str, preset: str, dataset: str, backbone: str
         unlearn = prov.get("unlearn_wall_seconds_total", prov.get("train_wall_seconds") if m == "original" else None)
         mi = mia.get(m) or {}
         rows.append({"method": label(m),
-                     "unlearning (s)": _fmt(unlearn) if m != "original" else NOT_REPORTED,
-                     "per class (s)": _fmt(sum(per) / len(per)) if per else NOT_REPORTED if m in ("original", "wfnet") else _fmt(None),
-                     "result total (s)": _fmt(prov.get("wall_seconds")),
-                     "MIA measurement (s)": (_fmt(mi.get("wall_seconds")) if mi.get("wall_seconds") is not None
-                                             else "with each model" if mi else _fmt(None)),
-                     "device": prov.get("device", _fmt(None))})
+                     "unlearning (s)": num(unlearn) if m != "original" else NOT_REPORTED,
+                     "per class (s)": num(sum(per) / len(per)) if per else NOT_REPORTED if m in ("original", "wfnet") else num(None),
+                     "result total (s)": num(prov.get("wall_seconds")),
+                     "MIA measurement (s)": (num(mi.get("wall_seconds")) if mi.get("wall_seconds") is not None
+                                             else "with each model" if mi else num(None)),
+                     "device": prov.get("device", num(None))})
     mf = read_result(root, preset, dataset, backbone, "multiforget")
     if mf:
         prov = mf.get("provenance") or {}
         rows.append({"method": "WF-Net class sets (all pairs + triples, both combinations)",
                      "unlearning (s)": "0 (no training)", "per class (s)": NOT_REPORTED,
-                     "result total (s)": _fmt(prov.get("wall_seconds")), "MIA measurement (s)": NOT_REPORTED,
+                     "result total (s)": num(prov.get("wall_seconds")), "MIA measurement (s)": NOT_REPORTED,
                      "device": prov.get("device", "?")})
     return pd.DataFrame(rows).set_index("method")
 
 
 def multiforget_findings(mf: dict[str, Any] | None) -> str:
     """Plain-language summary of where combining rows degrades, computed from the file."""
-    from .tables import NOT_RUN
-
     if not mf:
         return f"_{NOT_RUN}._"
     names = mf["classes"]
@@ -234,18 +210,16 @@ def multiforget_findings(mf: dict[str, Any] | None) -> str:
             worst = ("" if c["worst_set"] is None else
                      f"; worst set {{{', '.join(names[i] for i in c['worst_set'])}}} loses {c['worst_acc_r_drop']:.1f} points")
             lines.append(
-                f"- **{size} classes, {comb}** ({s['n_sets']} sets): Acc_f {_fmt(c['acc_f'])} % "
-                f"(single rows {_fmt(s['single_acc_f'])} %, {c['sets_acc_f_above_single']} sets forget worse than "
-                f"their single rows), Acc_r {_fmt(c['acc_r'])} % against {_fmt(s['single_acc_r'])} % for the single "
-                f"rows and {_fmt(s['original_acc_r'])} % for the original: a mean drop of "
-                f"{_fmt(c['acc_r_drop_vs_single'])} points{worst}.")
+                f"- **{size} classes, {comb}** ({s['n_sets']} sets): Acc_f {num(c['acc_f'])} % "
+                f"(single rows {num(s['single_acc_f'])} %, {c['sets_acc_f_above_single']} sets forget worse than "
+                f"their single rows), Acc_r {num(c['acc_r'])} % against {num(s['single_acc_r'])} % for the single "
+                f"rows and {num(s['original_acc_r'])} % for the original: a mean drop of "
+                f"{num(c['acc_r_drop_vs_single'])} points{worst}.")
     return "\n".join(lines)
 
 
 def mia_caveat(mia: dict[str, Any] | None) -> str:
     """Which methods' MIA numbers rest on an attack that is at chance for most classes."""
-    from .tables import NOT_RUN
-
     if not mia:
         return f"_MIA: {NOT_RUN}._"
     known = {m: v for m, v in mia.get("methods", {}).items() if v.get("informative_classes") is not None}

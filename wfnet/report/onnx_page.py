@@ -1,24 +1,22 @@
-"""The interactive page's WF model as one ONNX file, run by the reader's browser (issue 21).
+"""The draw-and-forget page (notebooks/draw_and_forget.py, issue 21): the interactive page's WF model as
+one ONNX file with the forget set as an input, run by the reader's browser on any digit they draw."""
 
-Why: the paper's point is that one checkpoint forgets any class chosen at run time. The static
-interactive page can only switch among states computed when the book was built; this module
-exports the model itself, with the forget set as an input, so the book's "draw and forget" page
-runs it on any digit the reader draws and any set of classes they tick, with no kernel and no
-server (onnxruntime-web, WebAssembly, vendored by ``book/vendor.sh``).
-
-The graph: ``image`` (1, C, H, W) raw pixels in [0, 1], normalised inside with the dataset's
-mean and std; ``mask`` (1, N_c) a 0/1 float per class to forget, the gates of the ticked rows
-combined by their product inside the graph (``wfnet.layers.gates.select_gates``, what
-``model(x, forget={a, b})`` does; all zeros = open gates = the original model); ``probs``
-(1, N_c) softmax probabilities.
-
-Exactness is checked, not assumed: ``write_test_vectors`` records what the PyTorch model (its
-public ``model(x, forget=...)``, fused path) gives on fixed test images and masks, ``check_onnx``
-runs them through onnxruntime (build time, Python) and the page runs them through
-onnxruntime-web (load time, browser); both must agree to ``TOLERANCE``.
-
-Build: ``python -m wfnet.report.onnx_page --checkpoint WF.pt --out DIR`` (``make book`` does it).
-"""
+# Why: the paper's point is that one checkpoint forgets any class chosen at run time; the static
+# interactive page can only switch among states computed when the book was built. This page needs no
+# kernel and no server (onnxruntime-web, WebAssembly, vendored by ``book/vendor.sh``).
+#
+# The graph: ``image`` (1, C, H, W) raw pixels in [0, 1], normalised inside with the dataset's
+# mean and std; ``mask`` (1, N_c) a 0/1 float per class to forget, the gates of the ticked rows
+# combined by their product inside the graph (``wfnet.layers.gates.select_gates``, what
+# ``model(x, forget={a, b})`` does; all zeros = open gates = the original model); ``probs``
+# (1, N_c) softmax probabilities.
+#
+# Exactness is checked, not assumed: ``write_test_vectors`` records what the PyTorch model (its
+# public ``model(x, forget=...)``, fused path) gives on fixed test images and masks, ``check_onnx``
+# runs them through onnxruntime (build time, Python) and the page runs them through
+# onnxruntime-web (load time, browser); both must agree to ``TOLERANCE``.
+#
+# Build: ``python -m wfnet.report.onnx_page --checkpoint WF.pt --out DIR`` (``make book`` does it).
 
 from __future__ import annotations
 
@@ -36,10 +34,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data import ImageDataset
+from ..checkpoint import load
+from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..io import atomic_write_text, sha256_file
 from ..wrap import WFModel
+from .widgets import class_name
 
 OPSET = 18                 # onnxruntime-web 1.30 runs it; the exporter's default may be newer
 TOLERANCE = 1e-4           # max |p_onnx - p_torch| over every test vector, Python and browser
@@ -143,8 +143,6 @@ def test_vectors(model: WFModel, data: ImageDataset, per_class: int = 1, seed: i
 
     The browser feeds an image as ``uint8 / 255`` in float32, the value ``normalize`` divides
     out too, so the page and Python run the model on the same numbers."""
-    from .widgets import class_name
-
     index = picker_index(data, per_class)
     images = data.test.gather(index).cpu()  # uint8 (I, C, H, W)
     raw = images.float().div_(255.0)
@@ -220,9 +218,6 @@ def check_onnx(onnx_path: Path | str, vectors: dict[str, Any], tolerance: float 
 def export_page(checkpoint: Path | str, out: Path | str, data_root: Path | str | None = None) -> dict[str, Any]:
     """The page's assets from a WF checkpoint: ``out/model.onnx`` and ``out/vectors.json`` (the
     test vectors, what the page says about the model, and the Python check's result)."""
-    from ..checkpoint import load
-    from ..data import load_dataset
-
     start = time.perf_counter()
     loaded = load(checkpoint)
     if loaded.kind != "wf" or not isinstance(loaded.model, WFModel):

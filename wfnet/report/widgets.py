@@ -1,30 +1,25 @@
-"""Forget classes on demand: the logic behind the interactive notebook and the book's page.
+"""The interactive page (notebooks/interactive_forgetting.py): forget any class or set of classes on
+demand, live with a kernel (``ForgettingExplorer``) or switched in the static book (``static_page``)."""
 
-A WF model holds one row of gates per class, so "the model that forgot class c" exists for every
-c at once, and so does the model that forgot a set S (the rows of S combined, product or min: see
-``wfnet.layers.gates``). ``ForgettingCore`` computes a state with the same ``predict`` call as
-``wfnet.evaluation.metrics.evaluate_wf`` (one class) and ``wfnet.evaluation.multiforget.set_logits`` (a set), so the
-forget accuracy shown is *the* Acc_f of the result files, not an approximation. Two front ends
-share it:
-
-- ``ForgettingExplorer``: live ipywidgets with Python callbacks (a running kernel): any set of
-  classes (a multi-select) and either combination;
-- ``static_page``: two Dropdowns ("forget", "and") ``jslink``ed to nested Stacks of precomputed
-  panels, which keeps working in the static book with no kernel (the switching happens in the
-  browser). It offers the original model, every class and every pair (product of the gates):
-  the accuracy of a pair cannot be derived exactly from the single-class states (the network is
-  not linear in its gates), so every pair is computed when the book is built. Pair panels hold
-  numbers and an inline SVG chart, not PNGs, to keep the page small.
-
-Figures are PNG ``ipywidgets.Image`` values rather than ``Output`` captures so that callbacks
-work, and can be tested, without a kernel.
-"""
+# A WF model holds one row of gates per class, so "the model that forgot class c" exists for every
+# c at once, and so does the model that forgot a set S (the rows of S combined, product or min: see
+# ``wfnet.layers.gates``). ``ForgettingCore`` computes a state with the same ``predict`` call as
+# ``wfnet.evaluation.metrics.evaluate_wf`` (one class) and ``wfnet.evaluation.multiforget.set_logits``
+# (a set), so the forget accuracy shown is *the* Acc_f of the result files, not an approximation.
+# ``ForgettingExplorer``: live ipywidgets with Python callbacks, any set of classes, either combination.
+# ``static_page``: two Dropdowns ("forget", "and") ``jslink``ed to nested Stacks of precomputed panels,
+# switched in the browser with no kernel: the original model, every class and every pair (product of
+# the gates; a pair cannot be derived from the single-class states, the network is not linear in its
+# gates, so every pair is computed when the book is built). Pair panels hold numbers and an inline
+# SVG chart, not PNGs, to keep the page small. Figures are PNG ``ipywidgets.Image`` values rather than
+# ``Output`` captures so that callbacks work, and can be tested, without a kernel.
 
 from __future__ import annotations
 
 import html
 import io
 import itertools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +28,9 @@ from typing import Any, Iterable, Sequence, Union
 import numpy as np
 import torch
 
+from ..checkpoint import load
 from ..data import ImageDataset
+from ..errors import WFNetError
 from ..evaluation.metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
 from ..layers import COMBINES, check_combine, select_gates
 from ..runtime import predict
@@ -192,9 +189,7 @@ class ForgettingCore:
 def load_core(checkpoint: Path | str, data_root: Path | str | None = None, device: str = "cpu",
               per_class: int = 2) -> ForgettingCore:
     """A core for a WF checkpoint on the dataset its metadata names."""
-    from ..checkpoint import load
-    from ..data import load_dataset
-    from ..errors import WFNetError
+    from ..data import load_dataset  # looked up when called: tests replace wfnet.data.load_dataset
 
     loaded = load(checkpoint)
     if loaded.kind != "wf":
@@ -207,8 +202,6 @@ def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | 
     """The box at the top of the interactive page: which model it shows (backbone, width, data,
     training and untraining, device, commit, wall time, all from the checkpoint's metadata), and
     what ``wfnet evaluate`` measured on it (``evaluation``: its metrics.json), class by class."""
-    from ..checkpoint import load
-
     esc = html.escape
     meta = load(checkpoint).meta
     prov = meta.get("provenance") or {}
@@ -245,8 +238,6 @@ def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | 
              f"<code>wfnet untrain --epochs {num(ucfg.get('epochs', '?'))}</code>, <code>wfnet evaluate</code>.</p>")
     ev = Path(evaluation) if evaluation else None
     if ev is not None and ev.is_file():
-        import json
-
         blob = json.loads(ev.read_text())
         per = blob.get("per_class") or []
         acc_r = [p["acc_r"] for p in per if p.get("acc_r") is not None]
