@@ -60,6 +60,7 @@ results_dir = "results"
 preset = "smoke"
 dataset = "mnist-5k"
 backbone = "resnet18"
+interactive_dir = "runs/book-interactive/mnist-5k/resnet18"  # the interactive page's model (`make book`)
 
 # %% tags=["remove-input"]
 import matplotlib.pyplot as plt
@@ -68,6 +69,7 @@ from IPython.display import Markdown, display
 from wfnet.experiments.results import read_result
 from wfnet.report import beyond
 from wfnet.report import format as fmt
+from wfnet.report import sets
 
 results = fmt.resolve(results_dir)
 runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]
@@ -90,6 +92,8 @@ for p, d, b in runs:
         continue
     fmt.show(fmt.wrapped(beyond.multiforget_frame(mf)))
     fmt.show(beyond.multiforget_findings(mf))
+    for combine in mf["config"]["combines"]:
+        fmt.show(sets.count_line(sets.measured_sets(mf, combine), sets.bar_text(mf), combine))
 
 # %% [markdown]
 # Every pair: cell $(a, b)$ is the accuracy when forgetting $\{a, b\}$, the two rows combined by
@@ -104,6 +108,42 @@ for p, d, b in runs:
         continue
     for combine in mf["config"]["combines"]:
         beyond.plot_pair_heatmaps(mf, combine, title=f"{fmt.source_label((p, d))} · {b}")
+        plt.show()
+
+# %% [markdown]
+# ### The interactive page's model, and set-aware untraining
+#
+# The smoke model above is small and briefly untrained. The model of the
+# {doc}`interactive <interactive_forgetting>` and {doc}`draw <draw_and_forget>` pages (ResNet-18 at
+# half width, 6 untraining epochs) is measured the same way by `wfnet evaluate --sets pairs`, in
+# fp32 as those pages compute. No row of $\alpha$ is trained for a set in the paper's untraining.
+# **Set-aware untraining** (beyond the paper, `UntrainConfig.set_prob`, off by default) trains
+# them: with probability $p$ a sample of the forget half sees a random set containing its class,
+# and a sample of the retain half a random set without its label, the set's gates multiplied as at
+# inference. The ablation untrains the page's original with $p$ = 0, 0.25 and 0.5; the pages use the
+# variant that forgets the most pairs while its single-class Acc_r and Acc_f stay within 1 point of
+# $p = 0$ (Makefile `IA_SET_PROB`).
+
+# %% tags=["remove-input"]
+ablation = sets.set_ablation_frame(results)
+if ablation.empty:
+    fmt.show(f"_Set-aware untraining ablation: {fmt.NOT_RUN} (`wfnet ablate --variants sets_p0 sets_p0.25 "
+             "sets_p0.5 --checkpoint <the page's original>`)._")
+for original, rows in ablation.groupby("original", sort=False):
+    fmt.show(f"Original: {original}. Chosen by the rule: `{sets.best_variant(rows)}`.")
+    fmt.show(fmt.plain(rows.drop(columns="original"), wrap=list(rows.columns[1:])))
+payload = sets.read_sets(fmt.resolve(interactive_dir) / "evaluate" / "sets.json")
+if payload is None:
+    fmt.show(f"_The interactive model's sets: {fmt.NOT_RUN} (no `evaluate/sets.json` in `{interactive_dir}`)._")
+else:
+    p_used = sets.set_prob_of(fmt.resolve(interactive_dir))
+    fmt.show(f"**The pages' model**, untrained with set p = {fmt.NOT_RUN if p_used is None else f'{p_used:g}'}:")
+    for combine in payload["config"]["combines"]:
+        fmt.show(sets.count_line(sets.measured_sets(payload, combine), sets.bar_text(payload), combine))
+    fmt.show(sets.failing_line(sets.measured_sets(payload, "product"), payload["classes"]))
+    fmt.show(fmt.plain(sets.summary_frame(payload), wrap=["single rows' Acc_f (%)"]))
+    for combine in payload["config"]["combines"]:
+        beyond.plot_pair_heatmaps(payload, combine, title="the interactive page's model")
         plt.show()
 
 # %% [markdown]

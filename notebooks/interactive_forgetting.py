@@ -39,7 +39,7 @@ top_k = 5
 from IPython.display import display
 
 from wfnet.report import format as fmt
-from wfnet.report import widgets
+from wfnet.report import sets, widgets
 
 root = fmt.resolve(model_dir)
 path = fmt.resolve(checkpoint) if checkpoint else root / "wf" / "wf.pt"
@@ -48,6 +48,12 @@ if path.is_file():
     core = widgets.load_core(path, data_root, device)
     core.states()  # all N_c + 1 single states up front: every later change is a cache hit
     fmt.show_html(widgets.model_card(core, path, root / "evaluate" / "metrics.json"))
+    measured = sets.read_sets(root / "evaluate" / "sets.json")
+    if measured is not None:  # `wfnet evaluate --sets pairs`: what the selectors below will show
+        rows = sets.measured_sets(measured, "product")
+        fmt.show("**Which sets this model forgets**, measured on the test set: "
+                 + sets.count_line(rows, sets.bar_text(measured)) + " " + sets.failing_line(rows, measured["classes"])
+                 + " A set below the bar is flagged ⚠ in its panel.")
 else:
     fmt.show(f"**{fmt.NOT_RUN}**: no WF checkpoint at `{path}`. `make book` trains it "
              "(`wfnet train`, `wfnet untrain`, `wfnet evaluate` into `runs/book-interactive/`).")

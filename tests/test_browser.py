@@ -398,6 +398,14 @@ def test_draw_and_forget_runs_the_model_in_the_browser(browser: Any, site: str):
     assert np.abs(np.subtract(after["forget"], drawn["forget"])).max() > 1e-3, "the chart did not change"
     assert after["forget"][ticked[0]] < drawn["forget"][ticked[0]]
     assert after["original"] == drawn["original"]  # the original model's chart stays
+    flag = browser.find_element(By.ID, "wf-set-flag")  # the ticked pair, as measured when the book was built
+    measured = {tuple(r["classes"]): r for r in (vectors.get("sets") or {}).get("measured", [])}
+    if os.environ.get("CI") == "true":
+        assert measured, "the draw page was built without the interactive model's sets.json"
+    if measured:
+        pair = measured[tuple(sorted(ticked))]
+        assert flag.get_attribute("data-forgotten") == str(pair["forgotten"]).lower(), flag.text
+        assert ("Not forgotten" in flag.text) != pair["forgotten"] and f"{pair['acc_f']:.1f} %" in flag.text
 
     browser.find_element(By.CSS_SELECTOR, ".wf-draw").screenshot(str(SHOTS / "draw_and_forget.png"))
     assert network_failures(browser, site) == []

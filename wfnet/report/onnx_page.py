@@ -39,6 +39,7 @@ from ..data import ImageDataset, load_dataset
 from ..errors import WFNetError
 from ..io import atomic_write_text, sha256_file
 from ..wrap import WFModel
+from .sets import bar_text, measured_sets, read_sets
 from .widgets import class_name
 
 OPSET = 18                 # onnxruntime-web 1.30 runs it; the exporter's default may be newer
@@ -215,9 +216,19 @@ def check_onnx(onnx_path: Path | str, vectors: dict[str, Any], tolerance: float 
     return worst
 
 
-def export_page(checkpoint: Path | str, out: Path | str, data_root: Path | str | None = None) -> dict[str, Any]:
+def page_sets(measured: dict[str, Any]) -> dict[str, Any]:
+    """What the page's script needs to flag a ticked set: every measured set (product, as the
+    graph combines gates), its accuracies, whether it is forgotten, and the bar."""
+    return {"bar": bar_text(measured), "n_triples": measured["config"].get("n_triples"),
+            "measured": [{k: r[k] for k in ("classes", "acc_f", "acc_r", "forgotten")}
+                         for r in measured_sets(measured, "product")]}
+
+
+def export_page(checkpoint: Path | str, out: Path | str, data_root: Path | str | None = None,
+                sets: Path | str | None = None) -> dict[str, Any]:
     """The page's assets from a WF checkpoint: ``out/model.onnx`` and ``out/vectors.json`` (the
-    test vectors, what the page says about the model, and the Python check's result)."""
+    test vectors, what the page says about the model, the Python check's result and, from
+    ``sets`` (``wfnet evaluate --sets pairs`` of this checkpoint), which sets it forgets)."""
     start = time.perf_counter()
     loaded = load(checkpoint)
     if loaded.kind != "wf" or not isinstance(loaded.model, WFModel):
@@ -238,6 +249,11 @@ def export_page(checkpoint: Path | str, out: Path | str, data_root: Path | str |
         "onnx_bytes": onnx_path.stat().st_size, "opset": OPSET, "export_path": "elementwise (fuse=False)",
         "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
     }}
+    measured = None if sets is None else read_sets(sets)
+    if sets is not None and measured is None:
+        raise WFNetError(f"{sets} not found (run `wfnet evaluate --sets pairs` on {checkpoint} first)")
+    if measured is not None:
+        about["sets"] = page_sets(measured)
     vectors = write_test_vectors(model, data, out / VECTORS_FILE, extra=about)
     worst = check_onnx(onnx_path, vectors)
     vectors["python_check"] = {"max_abs_diff": worst, "cases": len(vectors["images"]) * len(vectors["forget_sets"]),
@@ -328,6 +344,7 @@ def page_html(vectors: dict[str, Any], assets: str = ASSETS) -> str:
     </div>
   </div>
 </div>
+<p id="wf-set-flag" data-forgotten=""></p>
 <p id="wf-status">Loading the model ({config["mb"]} MB) and onnxruntime-web&hellip; (needs JavaScript)</p>
 <p id="wf-selftest"></p>
 </div>
@@ -475,11 +492,24 @@ PAGE_JS = r"""
     chart($("wf-chart-original"), original, null);
     const ticked = boxes().filter((b) => b.checked).map((b) => vectors.class_names[+b.value]);
     $("wf-forget-title").textContent = ticked.length ? "forgetting " + ticked.join(" + ") : "nothing ticked (= original)";
+    setFlag(boxes().filter((b) => b.checked).map((b) => +b.value));
     window.wfnetLastInput = Array.from(image);
     window.wfnetLastMask = Array.from(mask);
     window.wfnetLastProbs = Array.from(probs);
     window.wfnetLastOriginal = Array.from(original);
     window.wfnetUpdates += 1;
+  }
+  // a ticked set as measured on the test set when the book was built (vectors.sets, product)
+  function setFlag(idx) {
+    const el = $("wf-set-flag"), m = vectors.sets, key = idx.join(",");
+    const hit = m && idx.length ? m.measured.find((s) => s.classes.join(",") === key) : null;
+    const pc = (v) => (v === null ? "–" : v.toFixed(1) + " %");
+    el.dataset.forgotten = hit ? String(hit.forgotten) : "";
+    el.innerHTML = !m || !idx.length ? "" : !hit
+      ? "This set was not measured (every class, every pair and " + m.n_triples + " sampled triples were)."
+      : (hit.forgotten ? "✓ Measured on the test set: forgotten" : "<b style='color:#d62728'>⚠ Not forgotten</b> "
+        + "on the test set: this model misses the bar") + " (Acc_f " + pc(hit.acc_f) + ", Acc_r " + pc(hit.acc_r)
+        + "; bar: " + m.bar + ").";
   }
   function schedule() {
     if (!session) return;
@@ -546,10 +576,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--checkpoint", required=True, help="a WF checkpoint (wf.pt)")
     p.add_argument("--out", required=True, help="folder for model.onnx and vectors.json")
     p.add_argument("--data-root", default=None)
+    p.add_argument("--sets", default=None, help="this checkpoint's sets.json (wfnet evaluate --sets pairs)")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     try:
-        vectors = export_page(args.checkpoint, args.out, args.data_root)
+        vectors = export_page(args.checkpoint, args.out, args.data_root, args.sets)
     except WFNetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ from ..checkpoint import load
 from ..data import ImageDataset
 from ..errors import WFNetError
 from ..evaluation.metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
+from ..evaluation.multiforget import MultiForgetConfig, forgotten
 from ..layers import COMBINES, check_combine, select_gates
 from ..runtime import predict
 from ..wrap import WFModel
@@ -382,6 +383,16 @@ def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine:
     return _png(fig, colors=colors)
 
 
+def set_flag(acc_f: float, acc_r: float, cfg: MultiForgetConfig = MultiForgetConfig()) -> str:
+    """Whether the forgotten set meets the bar every set is measured against (``wfnet evaluate
+    --sets``): a set the model does not forget is flagged where it is picked."""
+    ok = forgotten({"acc_f": acc_f, "acc_r": acc_r}, cfg)
+    bar = f"Acc_f ≤ {cfg.forgotten_acc_f:g} %, Acc_r ≥ {cfg.kept_acc_r:g} %"
+    text = (f"✓ forgotten ({bar})" if ok else
+            f"<b style='color: {FORGOTTEN_COLOR}'>⚠ not forgotten</b>: this model misses the bar ({bar}) for this set")
+    return f"<br><span class='wf-set-flag' data-forgotten='{str(ok).lower()}'>{text}</span>"
+
+
 def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -> str:
     """Headline numbers, per-class accuracies and top filters as text (machine-readable too).
 
@@ -407,6 +418,7 @@ def summary_html(core: ForgettingCore, state: ForgetState, layer: str, k: int) -
         tops = ", ".join(f"#{i} ({v:.3f})" for i, v in core.top_filters(layer, state.classes, k, state.combine))
         tops = (f"<div class='wf-top'>Layer <code>{esc(layer)}</code>: {closed} of {g.size} gates closed "
                 f"(σ(α) &lt; {CLOSED_BELOW:g}); the {k} most closed (filter, gate): {tops}</div>")
+        head += set_flag(state.acc_f, state.acc_r)
     pad = "style='padding: 1px 6px; text-align: right'"
     cells = "".join(
         f"<td data-cls='{c}' {pad[:-1]}{'; color: ' + FORGOTTEN_COLOR if c in state.classes else ''}'>{a:.1f}</td>"
