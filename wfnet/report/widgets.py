@@ -35,6 +35,7 @@ from ..evaluation.metrics import percent  # the formula of evaluate_wf: shown va
 from ..layers import COMBINES, check_combine, select_gates
 from ..runtime import predict
 from ..wrap import WFModel
+from .format import span
 
 NONE = -1  # the selector value of "forget nothing" (the original model)
 CLOSED_BELOW = 0.5  # a gate sigma(alpha) under this counts as "closed" (the filter's output at most halved)
@@ -245,8 +246,8 @@ def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | 
         if acc_r and acc_f:
             body += (f"<p><code>wfnet evaluate</code> on it: Acc_r <b>{blob['acc_r']:.2f}%</b> and Acc_f "
                      f"<b>{blob['acc_f']:.2f}%</b> (means over the {len(per)} forgotten classes); class by class, "
-                     f"retain accuracy {min(acc_r):.1f}–{max(acc_r):.1f}% and forget accuracy "
-                     f"{min(acc_f):.1f}–{max(acc_f):.1f}%. The original model (no class forgotten) scores "
+                     f"retain accuracy {span(acc_r, 1, ' %')} and forget accuracy "
+                     f"{span(acc_f, 1, ' %')}. The original model (no class forgotten) scores "
                      f"{core.state(None).acc:.2f}% on the same test images.</p>")
     else:
         body += f"<p>No <code>wfnet evaluate</code> result beside it ({esc(str(ev))}): {NOT_RUN_TEXT}.</p>"
@@ -375,7 +376,8 @@ def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine:
             ax.axvline(v, color=FORGOTTEN_COLOR, lw=1)
         ax.set_title(f"{layer}, {core.label(classes, comb)} (red: top {k} closed)", fontsize=8)
     else:
-        ax.set_title(f"{layer}, every class (original model: no gates)", fontsize=8)
+        ax.set_title(f"{layer}: the gates of all {len(core.classes)} class rows (none applied: original model)",
+                     fontsize=8)
     ax.set_yscale("log")
     ax.set_xlabel("gate σ(α)  (0 = filter off)", fontsize=8)
     ax.set_ylabel("filters")
