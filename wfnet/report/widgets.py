@@ -295,9 +295,9 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10, colors: i
     images = core.grid_images().astype(np.float32) / 255.0
     n, h, wd, ch = images.shape
     rows = -(-n // cols)
-    pad = max(4, int(0.45 * h))  # room above each image for its label
+    pad = max(6, int(0.6 * h))  # room above each image for its label (10 pt: readable at 80 dpi)
     mosaic = np.ones((rows * (h + pad), cols * (wd + pad // 3), 3), dtype=np.float32)
-    fig = _figure(cols * 0.85, rows * 1.2, layout=None)
+    fig = _figure(cols * 0.85, rows * 1.35, layout=None)
     fig.subplots_adjust(0, 0, 1, 1)
     ax = fig.add_subplot()
     labels = core.labels[core.grid_index].tolist()
@@ -309,7 +309,7 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10, colors: i
         mosaic[y:y + h, x:x + wd] = images[i] if ch == 3 else images[i].repeat(3, axis=-1)
         pred = state.grid_pred[i]
         ax.text(x + wd / 2, y - 0.5, f"{core.classes[pred]} {100 * state.grid_conf[i]:.0f}%",
-                ha="center", va="bottom", fontsize=8,
+                ha="center", va="bottom", fontsize=10,
                 color=KEPT_COLOR if pred == labels[i] else FORGOTTEN_COLOR)
     ax.imshow(mosaic, interpolation="nearest")
     ax.set_axis_off()
