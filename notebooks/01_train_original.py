@@ -52,7 +52,8 @@ from wfnet.report import paper_values
 
 results, runs = fmt.resolve(results_dir), fmt.resolve(runs_dir)
 print(f"{dataset} / {backbone} / preset {preset!r}")
-print(f"results -> {fmt.relative(results)}, checkpoints -> {fmt.relative(runs)}")
+print(f"results -> {fmt.relative(results)}")
+print(f"checkpoints -> {fmt.relative(runs)}")
 cfg = PRESETS.get(preset).train_config(dataset, backbone, seed)
 fmt.show(page.config_text(cfg, "Training configuration of this preset"))
 
@@ -68,4 +69,5 @@ fmt.show(fmt.plain(page.method_summary(out, paper_dataset)))
 # accuracy on class c: it forgets nothing).
 
 # %%
-fmt.show(fmt.plain(page.per_class_table(results, preset, dataset, backbone, "original")))
+table = page.per_class_table(results, preset, dataset, backbone, "original")
+fmt.show(fmt.plain(table))

@@ -50,8 +50,10 @@ fmt.show(fmt.plain(page.method_summary(out, paper_dataset)))
 # Every method of this dataset and backbone side by side, with its wall time and device:
 
 # %%
-runs_ = sources.runs_table(results, sources=[(preset, dataset)], backbone=backbone)
+runs_ = sources.runs_table(results, sources=[(preset, dataset)],
+                           backbone=backbone)
 runs_ = runs_.assign(date=runs_["date"].map(lambda d: str(d)[:10]),
                      commit=runs_["git commit"].map(lambda c: str(c)[:9]))
-columns = ["method", "device", "wall time (s)", "train / test images", "date", "commit"]
+columns = ["method", "device", "wall time (s)", "train / test images",
+           "date", "commit"]
 fmt.show(fmt.plain(runs_[columns], wrap=["method"]))

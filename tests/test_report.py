@@ -542,7 +542,7 @@ def test_one_notation_for_zrf_rt_and_ranges_on_every_page(tmp_path: Path):
 
     from wfnet.report import format as fmt
 
-    assert fmt.zrf_num(0.4567, "mnist-5k") == "45.7" and fmt.zrf_header("mnist-5k") == "ZRF (×100)"
+    assert fmt.zrf_num(0.4567, "mnist-5k") == "45.7" and fmt.zrf_header("mnist-5k") == "ZRF ×100"
     assert fmt.zrf_num(0.4567, "fashion-mnist") == "0.46" and fmt.zrf_header("fashion-mnist") == "ZRF"
     assert fmt.format_rt(3.0, 10, 10) == "> 3 (10)" and fmt.class_rt(3.0, relearned=False) == "> 3"
     assert fmt.class_rt(2.0) == "2.0"

@@ -125,8 +125,8 @@ def zrf_scale(dataset: str | None) -> tuple[float, int]:
 
 
 def zrf_header(dataset: str | None, name: str = "ZRF") -> str:
-    """The ZRF column's name on every page: "ZRF (×100)" where the paper prints it ×100."""
-    return name + (" (×100)" if zrf_scale(dataset)[0] == 100.0 else "")
+    """The ZRF column's name on every page: "ZRF ×100" where the paper prints it ×100."""
+    return name + (" ×100" if zrf_scale(dataset)[0] == 100.0 else "")
 
 
 def zrf_num(value: Any, dataset: str | None) -> str:
@@ -269,5 +269,6 @@ def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
 
 def wrapped(df: pd.DataFrame, caption: str | None = None) -> Any:
     """``styled`` with every cell allowed to wrap: for tables of many columns of short text."""
-    return styled(df, caption).set_table_styles([{"selector": "td", "props": "white-space: normal;"},
-                                                 {"selector": "th", "props": "font-size: 90%;"}], overwrite=False)
+    return styled(df, caption).set_table_styles([{"selector": "td", "props": "white-space: normal; padding: 2px 4px;"},
+                                                 {"selector": "th", "props": "font-size: 90%; padding: 2px 4px;"}],
+                                                overwrite=False)
