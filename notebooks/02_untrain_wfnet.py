@@ -10,14 +10,9 @@
 
 # %% [markdown]
 # # 2. WF-Net: unlearning every class in one round
-#
-# The original model is wrapped (every convolution, or every q/k/v projection of a ViT, gets an
-# $N_c \times C$ memory matrix $\alpha$), its weights are frozen, and only $\alpha$ is trained with
-# the loss of Eq. 3 plus $R(\alpha)$. Afterwards, one checkpoint forgets any class on request.
-# This notebook also measures the relearn time (RT), the insertion/deletion curves (Table 2)
-# and the filter/class relationships (Figures 3-4). Parameters as in notebook 1.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "remove-cell"]
+# the defaults (the book shows the values papermill ran with, in the cell below)
 dataset = "mnist-5k"
 backbone = "resnet18"
 preset = "smoke"
@@ -28,24 +23,37 @@ runs_dir = "runs"
 seed = 0
 progress = True
 
+# %% tags=["remove-input"]
+from wfnet.report import experiments_page as page
+from wfnet.report import format as fmt
+
+box = page.scale_box(fmt.resolve(results_dir))
+
+# %% [markdown]
+# The original model is wrapped (every convolution, or every q/k/v projection of a ViT, gets an
+# $N_c \times C$ memory matrix $\alpha$), its weights are frozen, and only $\alpha$ is trained with
+# the loss of Eq. 3 plus $R(\alpha)$. Afterwards, one checkpoint forgets any class on request.
+# This notebook also measures the relearn time (RT), the insertion/deletion curves (Table 2)
+# and the filter/class relationships (Figures 3-4). Parameters as in notebook 1.
+
 # %%
 import matplotlib.pyplot as plt
 import seaborn as sns
 
 from wfnet.experiments.presets import PRESETS
 from wfnet.experiments.reproduce import reproduce
-from wfnet.report import experiments_page as page
-from wfnet.report import format as fmt
 from wfnet.report import paper_values
 
 results, runs = fmt.resolve(results_dir), fmt.resolve(runs_dir)
-fmt.show(page.config_text(PRESETS.get(preset).untrain_config(backbone, seed),
-                          "Untraining configuration of this preset"))
+cfg = PRESETS.get(preset).untrain_config(backbone, seed)
+fmt.show(page.config_text(cfg, "Untraining configuration of this preset"))
 
 # %%
 out = reproduce(dataset, backbone, preset, results, runs, device, data_root, seed,
                 methods=["original", "wfnet"], progress=progress)
-fmt.plain(page.method_summary(out, paper_values.paper_dataset_for(dataset)))
+page.refresh_box(box, results)
+paper_dataset = paper_values.paper_dataset_for(dataset)
+fmt.show(fmt.plain(page.method_summary(out, paper_dataset)))
 
 # %% [markdown]
 # Untraining: validation loss at each evaluation (early stopping watches it).
@@ -53,11 +61,12 @@ fmt.plain(page.method_summary(out, paper_values.paper_dataset_for(dataset)))
 # %%
 history = page.untrain_history(runs, preset, dataset, backbone)
 if history is None:
-    print("not run: no WF checkpoint with a history under", runs)
+    print("not run: no WF checkpoint with a history under", fmt.relative(runs))
 else:
     fig, ax = plt.subplots(figsize=(6, 3))
-    sns.lineplot(history.melt("step", [c for c in ("val_loss", "train_loss") if c in history]),
-                 x="step", y="value", hue="variable", ax=ax)
+    losses = [c for c in ("val_loss", "train_loss") if c in history]
+    sns.lineplot(history.melt("step", losses), x="step", y="value",
+                 hue="variable", ax=ax)
     ax.set_ylabel("loss (Eq. 3 + R)")
     plt.show()
 
@@ -65,4 +74,5 @@ else:
 # Per class: the model asked to forget class c, scored on class c (Acc_f) and on the rest (Acc_r).
 
 # %%
-fmt.plain(page.per_class_table(results, preset, dataset, backbone, "wfnet"))
+table = page.per_class_table(results, preset, dataset, backbone, "wfnet")
+fmt.show(fmt.plain(table))

@@ -10,7 +10,14 @@
 
 # %% [markdown]
 # # Ablation: the untraining choices the paper leaves open
-#
+
+# %% tags=["remove-input"]
+from wfnet.report import format as fmt
+from wfnet.report import status
+
+fmt.show_html(status.status_html(fmt.resolve("results"), "ablation"))
+
+# %% [markdown]
 # Every variant untrains the same original model; only the choices in its row differ. Each row is
 # read from a file under `results/ablation/`, written by `wfnet ablate` with the configuration it
 # ran with (the columns come from that configuration, not from the variant's name), so a row

@@ -10,7 +10,14 @@
 
 # %% [markdown]
 # # About this run
-#
+
+# %% tags=["remove-input"]
+from wfnet.report import format as fmt
+from wfnet.report import status
+
+fmt.show_html(status.status_html(fmt.resolve("results"), "about"))
+
+# %% [markdown]
 # Where every number of this book came from: one row per result file under `results/`, with the
 # device it ran on, its wall time, the code version (git commit; `+dirty` = uncommitted changes),
 # the data actually used (train / test images), the backbone width and the seed. `cost` lists the

@@ -53,9 +53,11 @@ def panel(dataset: str, backbone: str) -> tuple[str, object, tuple | None]:
 # %% tags=["remove-input"]
 label, rel, run = panel("cifar10", "vgg16")
 if rel is None:
-    fmt.show(f"**Figure 3: {fmt.NOT_RUN}.** It needs a WF-Net run of VGG-16 on CIFAR-10 "
-             "(`wfnet reproduce --dataset cifar10 --backbone vgg16 --preset paper`, a GPU piece of "
-             "the queue on the [reproduce page](../book/reproduce.md)); none is in `results/` yet.")
+    # HTML, not Markdown: a link in a cell's output is not resolved by Sphinx, so it names the built page
+    fmt.show_html(f"<p><b>Figure 3: {fmt.NOT_RUN}.</b> It needs a WF-Net run of VGG-16 on CIFAR-10 "
+                  "(<code>wfnet reproduce --dataset cifar10 --backbone vgg16 --preset paper</code>, a GPU piece "
+                  'of the queue on the <a href="../book/reproduce.html">reproduce page</a>); none is in '
+                  "<code>results/</code> yet.</p>")
 else:
     layer = page.pick_layers(rel, 3)[1:2]
     fig = page.figure_relationships([(label, rel)], 1, layers=layer)

@@ -55,6 +55,12 @@ for paper_dataset in paper_values.PAPER_DATASETS:
 #
 # Mean over classes, for every WF-Net result we have (hover for values). plotly.js is served by
 # the book itself (`_static/plotly/plotly.min.js`).
+#
+# **Why the deletion curve can rise.** Closing a gate switches its filter off for every class, and
+# the confidence plotted is a softmax share: when the filters just closed also fed the competing
+# classes, their logits fall more than class c's, so class c's share (and the normalised value)
+# goes up before further closures bring it down. The score is the area under the whole curve, so a
+# rise counts against it (Del: lower is better).
 
 # %% tags=["remove-input"]
 PLOTLY_JS = "../_static/plotly/plotly.min.js"  # this page is _build/html/notebooks/table2.html

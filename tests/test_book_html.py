@@ -193,6 +193,46 @@ def test_status_box_on_the_pages_that_show_numbers():
     assert "wf-status" in text and "wfnet evaluate" in text
 
 
+EXPERIMENT_PAGES = tuple(f"notebooks/_executed/{n}_pm.html"
+                         for n in ("01_train_original", "02_untrain_wfnet", "03_baselines"))
+
+
+def test_experiment_notebooks_open_with_the_scale_box_and_one_parameter_cell():
+    """Issue 30: notebooks 1-3 open with Table 1's scale box (status.status_html) and show one
+    parameter cell, the values papermill ran with (the notebook's defaults are not shown)."""
+    html = require_book()
+    for rel in EXPERIMENT_PAGES:
+        text = (html / rel).read_text()
+        assert "wf-status" in text and re.search(r"Table 1 cells measured for MNIST and CIFAR-10", text), rel
+        assert "smoke" in text and re.search(r"width \d", text), rel
+        assert text.count("tag_injected-parameters") == 1, rel
+        assert "tag_parameters" not in text, f"{rel}: the default parameters cell is shown beside papermill's"
+
+
+def test_no_page_prints_a_local_absolute_path():
+    """No output names where the book was built (the checkout's absolute path, the home folder);
+    example commands may still name /tmp (book/reproduce.md does)."""
+    html = require_book()
+    local = [str(ROOT) + "/", str(Path.home()) + "/"]
+    bad = [f"{p.relative_to(html)}: {where}" for p in built_pages(html)
+           for where in local if where in p.read_text(encoding="utf-8", errors="replace")]
+    assert not bad, "\n".join(bad)
+
+
+def test_landing_page_defines_the_terms_and_links_every_page():
+    """The root page defines the terms every page uses and links every page of _toc.yml."""
+    html = require_book()
+    intro = html / PAGES["intro"]
+    text = intro.read_text()
+    for term in ("mnist-5k", "width", "Acc_r", "Acc_f", "ZRF", "RT", "†"):
+        assert term in text, term
+    hrefs = {m.split("#")[0] for m in re.findall(r'href="([^"]+)"', text.split('id="what-is-in-this-book"')[-1])}
+    linked = {(intro.parent / h).resolve().relative_to(html.resolve()).as_posix() for h in hrefs
+              if h and not EXTERNAL.match(h) and h.endswith(".html")}
+    missing = [rel for rel in toc_pages() if rel not in linked and rel != PAGES["intro"]]
+    assert not missing, f"the landing page's list of pages misses {missing}"
+
+
 @pytest.mark.parametrize("page", ["table1", "table2"])
 def test_tables_are_not_empty_and_label_the_paper(page: str):
     html = require_book()

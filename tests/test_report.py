@@ -533,3 +533,23 @@ def test_report_reexports_every_public_name_of_its_modules():
     assert [n for n in report.__all__ if not hasattr(report, n)] == []
     for name in ("table1", "table2", "status_html", "runs_table", "show", "NOT_RUN", "paper_values", "widgets"):
         assert name in report.__all__
+
+
+def test_one_notation_for_zrf_rt_and_ranges_on_every_page(tmp_path: Path):
+    """Issue 30: ZRF on Table 1's scale (×100 for MNIST's stand-ins), RT in format_rt's notation
+    per class too, a range that reads one value printed once, and a legend for † and "(n)"."""
+    import pandas as pd
+
+    from wfnet.report import format as fmt
+
+    assert fmt.zrf_num(0.4567, "mnist-5k") == "45.7" and fmt.zrf_header("mnist-5k") == "ZRF ×100"
+    assert fmt.zrf_num(0.4567, "fashion-mnist") == "0.46" and fmt.zrf_header("fashion-mnist") == "ZRF"
+    assert fmt.format_rt(3.0, 10, 10) == "> 3 (10)" and fmt.class_rt(3.0, relearned=False) == "> 3"
+    assert fmt.class_rt(2.0) == "2.0"
+    assert fmt.span([0.0, 0.04], 1, " %") == "0.0 %" and fmt.span([91.0, 94.0]) == "91.0–94.0"
+    table = pd.DataFrame({"method": ["WF-Net", "Random Labels †"], "RT (epochs)": ["2.0 (1)", "> 3 (10)"]})
+    note = fmt.legend(table)
+    assert "† single-class method" in note and "not relearned within the cap" in note
+    assert fmt.legend(pd.DataFrame({"method": ["WF-Net"], "RT (epochs)": ["2.0"]})) == ""
+    assert fmt.relative(fmt.project_root() / "results" / "x.json") == "results/x.json"
+    assert not fmt.relative(tmp_path / "y.json").startswith("/")

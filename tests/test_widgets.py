@@ -326,7 +326,7 @@ def test_model_card_says_which_model_and_what_evaluate_measured(tmp_path: Path):
     ev.write_text(json.dumps({"acc_r": 92.5, "acc_f": 0.15, "per_class": per}))
     card = widgets.model_card(core, ckpt, ev)
     assert "ResNet-18 at width 1/2" in card and "trained for 3 epochs (test accuracy 97.20%)" in card
-    assert "Acc_r <b>92.50%</b>" in card and "retain accuracy 91.0–94.0%" in card and "forget accuracy 0.0–0.3%" in card
+    assert "Acc_r <b>92.50%</b>" in card and "retain accuracy 91.0–94.0 %" in card and "forget accuracy 0.0–0.3 %" in card
 
 
 def test_default_layer_is_where_most_gates_are_closed(core: widgets.ForgettingCore):

@@ -23,6 +23,8 @@ from .format import (
     paper_num,
     short_commit,
     untrain_choice,
+    zrf_header,
+    zrf_num,
 )
 from .tuning import config_text as baseline_config_text
 
@@ -71,7 +73,7 @@ def ablation_table(results_dir: Path | str) -> pd.DataFrame:
         rows.append({
             "original": r["original"], "variant": r["variant"],
             "Acc_r": num(res.get("acc_r"), 2), "Acc_f": num(res.get("acc_f"), 2),
-            "ZRF": num(res.get("zrf"), 3), "worst rows (Acc_r)": _worst_rows(res.get("per_class") or []),
+            "ZRF": zrf_num(res.get("zrf"), prov.get("dataset")), "worst rows (Acc_r)": _worst_rows(res.get("per_class") or []),
             **{k: untrain_choice(ucfg, k) for k in ABLATION_CHOICES},
             "epochs (max)": ucfg.get("epochs", NOT_REPORTED), "steps": res.get("steps", NOT_REPORTED),
             "wall time (s)": num(prov.get("wall_seconds"), 0), "device": prov.get("device", "?"),
@@ -95,7 +97,8 @@ def ablation_views(results_dir: Path | str) -> list[tuple[str, pd.DataFrame, pd.
             scope = untrain_choice(ucfg, "clip_scope")
             main.append({
                 "variant": breakable(r["variant"]),
-                "Acc_r": num(res.get("acc_r"), 2), "Acc_f": num(res.get("acc_f"), 2), "ZRF": num(res.get("zrf"), 3),
+                "Acc_r": num(res.get("acc_r"), 2), "Acc_f": num(res.get("acc_f"), 2),
+                zrf_header(prov.get("dataset")): zrf_num(res.get("zrf"), prov.get("dataset")),
                 "forget term": _html.escape(forget_short(ucfg)) if ucfg else NOT_REPORTED,
                 "cap": untrain_choice(ucfg, "ce_cap"),
                 "clip": clip if clip in ("none", NOT_REPORTED) else f"{clip} {scope.replace('_', ' ') if scope != NOT_REPORTED else ''}".strip(),

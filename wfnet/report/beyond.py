@@ -13,7 +13,7 @@ import pandas as pd
 from ..evaluation.mia import SCORECARD
 from ..experiments.results import read_result
 from ..methods import label, method_names
-from .format import NOT_REPORTED, NOT_RUN, format_rt, num
+from .format import NOT_REPORTED, NOT_RUN, num, result_rt, zrf_header, zrf_num
 
 BEYOND_FILES = ("multiforget", "mia", "salun", "ssd")
 
@@ -87,19 +87,33 @@ def methods_frame(results_dir: Path | str, preset: str, dataset: str, backbone: 
         rows.append({
             "method": label(m),
             "Acc_r ↑ (%)": num(res and res.get("acc_r")), "Acc_f ↓ (%)": num(res and res.get("acc_f")),
-            "ZRF ↑": num(res and res.get("zrf"), 3),
-            "RT ↑ (epochs)": (NOT_RUN if res is None else NOT_REPORTED if m == "original"
-                              else format_rt(res.get("rt"), res.get("rt_failed"))),
+            zrf_header(dataset, "ZRF ↑"): zrf_num(res and res.get("zrf"), dataset),
+            "RT ↑ (epochs)": NOT_RUN if res is None else NOT_REPORTED if m == "original" else result_rt(res),
             "MIA-efficacy ↑ (%)": num(mi.get("mia_efficacy"), 1, 100.0),
             "attack accuracy (%)": num(mi.get("attack_accuracy"), 1, 100.0),
             "classes where the attack beats chance": (NOT_RUN if "informative_classes" not in mi
                                                       else f"{mi['informative_classes']} / {len(mi.get('per_class', []))}"),
-            "MIA-efficacy on those (%)": num(mi.get("mia_efficacy_informative"), 1, 100.0),
+            "MIA-efficacy on those (%)": _informative_efficacy(mi),
             **{f"MIA ({f}) (%)": num(v.get("mia_efficacy"), 1, 100.0)
                for f, v in (mi.get("by_feature") or {}).items() if f != mi.get("feature")},
             "configuration key": _run_key(res) or NOT_RUN,
         })
     return pd.DataFrame(rows).set_index("method").fillna(NOT_RUN)
+
+
+def _informative_efficacy(mi: dict[str, Any]) -> str:
+    """MIA-efficacy over the classes where the attack beats chance; where it beats chance in
+    none, the mean is undefined, and the cell says so (it did run)."""
+    if mi.get("informative_classes") == 0:
+        return f"undefined: the attack beats chance in 0 of {len(mi.get('per_class', []))} classes"
+    return num(mi.get("mia_efficacy_informative"), 1, 100.0)
+
+
+def methods_views(frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """``methods_frame`` as two tables that fit the text column: the scores, then the attack."""
+    attack = [c for c in frame.columns
+              if c.startswith(("attack", "classes where", "MIA-efficacy on", "MIA (", "configuration"))]
+    return [frame.drop(columns=attack), frame[attack]]
 
 
 SCORECARD_LABELS = {"ua": "UA", "ra": "RA", "ta": "TA", "mia": "MIA-efficacy"}

@@ -11,8 +11,25 @@ import pandas as pd
 from ..checkpoint import load
 from ..experiments.results import read_result
 from ..methods import label
-from .format import NOT_REPORTED, NOT_RUN, num, result_rt, zrf_digits
+from .format import NOT_REPORTED, NOT_RUN, class_rt, num, result_rt, zrf_digits, zrf_header, zrf_num
 from .sources import FILE_LABELS
+from .status import status_html
+
+
+def scale_box(results_dir: Path | str) -> Any:
+    """The notebook's scale box (``status.status_html``, as atop Table 1), shown first; the
+    notebook refreshes it (``refresh_box``) once its results exist."""
+    from IPython.display import HTML, display
+
+    return display(HTML(status_html(Path(results_dir), "experiment")), display_id=True)
+
+
+def refresh_box(box: Any, results_dir: Path | str) -> None:
+    """Redraw the scale box in place with the results the notebook has just written."""
+    from IPython.display import HTML
+
+    if box is not None:
+        box.update(HTML(status_html(Path(results_dir), "experiment")))
 
 
 def config_text(cfg: Any, name: str | None = None) -> str:
@@ -48,10 +65,9 @@ def per_class_table(results_dir: Path | str, preset: str, dataset: str, backbone
     for p in res["per_class"]:
         row = {"class": p.get("cls"), "name": p.get("name", p.get("cls")),
                "Acc_r (%)": num(p.get("acc_r"), 1), "Acc_f (%)": num(p.get("acc_f"), 2),
-               "ZRF": num(p.get("zrf"), 3)}
+               zrf_header(dataset): zrf_num(p.get("zrf"), dataset)}
         if method != "original" and "rt" in p:
-            row["RT (epochs)"] = (NOT_RUN if p.get("rt") is None else
-                                  f"{p['rt']:g}" + ("" if p.get("relearned", True) else " (not relearned)"))
+            row["RT (epochs)"] = class_rt(p.get("rt"), p.get("relearned", True))
         rows.append(row)
     return pd.DataFrame(rows)
 

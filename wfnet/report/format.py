@@ -42,6 +42,17 @@ def resolve(path: Path | str, start: Path | str | None = None) -> Path:
     return p if p.is_absolute() else project_root(start) / p
 
 
+def relative(path: Path | str, start: Path | str | None = None) -> str:
+    """A path as a page prints it: relative to the project root when inside it, never a local
+    absolute path such as /work/... or /tmp/... (outside the root: its name only)."""
+    p = Path(path)
+    root = project_root(start)
+    try:
+        return p.resolve().relative_to(root).as_posix() or "."
+    except ValueError:
+        return p.as_posix() if not p.is_absolute() else f"…/{p.name}"
+
+
 # -- numbers and labels ---------------------------------------------------------------------------
 
 def num(value: Any, digits: int = 1, scale: float = 1.0) -> str:
@@ -90,6 +101,13 @@ def result_rt(res: dict[str, Any]) -> str:
     return format_rt(res.get("rt"), res.get("rt_failed"), len(rows) or None)
 
 
+def span(values: Sequence[float], digits: int = 1, unit: str = "") -> str:
+    """The range of some values as printed: "lo–hi", or one value when both read the same
+    (never "0.0–0.0 %")."""
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return (lo if lo == hi else f"{lo}–{hi}") + unit
+
+
 def source_label(source: Source) -> str:
     preset, dataset = source
     return f"ours · {preset} · {dataset}"  # "ours" first: a preset may itself be named "paper"
@@ -99,6 +117,52 @@ def zrf_digits(paper_dataset: str | None) -> tuple[float, int]:
     """Scale and decimals of the ZRF column, matching how the paper prints that dataset."""
     scale = pv.ZRF_SCALE.get(paper_dataset or "", 1.0)
     return scale, (1 if scale == 100.0 else 2)
+
+
+def zrf_scale(dataset: str | None) -> tuple[float, int]:
+    """``zrf_digits`` for one of our datasets (mnist-5k stands in for MNIST: ×100, one decimal)."""
+    return zrf_digits(pv.paper_dataset_for(dataset) if dataset else None)
+
+
+def zrf_header(dataset: str | None, name: str = "ZRF") -> str:
+    """The ZRF column's name on every page: "ZRF ×100" where the paper prints it ×100."""
+    return name + (" ×100" if zrf_scale(dataset)[0] == 100.0 else "")
+
+
+def zrf_num(value: Any, dataset: str | None) -> str:
+    """A ZRF value of ours on the scale the paper prints for the dataset (Table 1's)."""
+    scale, digits = zrf_scale(dataset)
+    return num(value, digits, scale)
+
+
+def class_rt(rt: float | None, relearned: bool = True) -> str:
+    """One class's relearn time in ``format_rt``'s notation: "> cap" when it did not relearn."""
+    if rt is None:
+        return NOT_RUN
+    return f"{rt:.1f}" if relearned else f"> {rt:g}"
+
+
+LEGEND_DAGGER = "† single-class method: one model per forgotten class, each run from the original model."
+LEGEND_RT = ("RT “m (n)”: mean epochs to relearn the forgotten class, n = classes not relearned within the "
+             "cap; “> m (n)”: none of the n classes relearned within m epochs.")
+
+
+def legend(table: Any) -> str:
+    """One line under a table that explains its "†" and RT "(n)" marks ('' when it has none);
+    marks a caption already explains are left out."""
+    df = getattr(table, "data", table)
+    caption = str(getattr(table, "caption", None) or "")
+    if not isinstance(df, pd.DataFrame):
+        return ""
+    cells = [str(v) for v in df.astype(str).to_numpy().ravel()]
+    labels = [str(v) for v in (*df.index.to_flat_index(), *df.columns.to_flat_index())]
+    parts = []
+    if "†" not in caption and any("†" in v for v in cells + labels):
+        parts.append(LEGEND_DAGGER)
+    rt_cols = [c for c in df.columns if "RT" in str(c)]
+    if "parenthes" not in caption and any("(" in str(v) for c in rt_cols for v in df[c].astype(str)):
+        parts.append(LEGEND_RT)
+    return " ".join(parts)
 
 
 def backbone_label(backbone: str) -> str:
@@ -162,7 +226,8 @@ def show(obj: Any) -> None:
             return
         obj = plain(obj)
     if hasattr(obj, "to_html") and not isinstance(obj, pd.DataFrame):
-        display(HTML(obj.to_html()))
+        note = legend(obj)
+        display(HTML(obj.to_html() + (f'<p class="wf-legend"><small>{_html.escape(note)}</small></p>' if note else "")))
         return
     display(obj)
 
@@ -204,5 +269,6 @@ def styled(df: pd.DataFrame, caption: str | None = None) -> Any:
 
 def wrapped(df: pd.DataFrame, caption: str | None = None) -> Any:
     """``styled`` with every cell allowed to wrap: for tables of many columns of short text."""
-    return styled(df, caption).set_table_styles([{"selector": "td", "props": "white-space: normal;"},
-                                                 {"selector": "th", "props": "font-size: 90%;"}], overwrite=False)
+    return styled(df, caption).set_table_styles([{"selector": "td", "props": "white-space: normal; padding: 2px 4px;"},
+                                                 {"selector": "th", "props": "font-size: 90%; padding: 2px 4px;"}],
+                                                overwrite=False)

@@ -10,7 +10,8 @@ from pathlib import Path
 from .. import paper_values as pv
 from ..experiments.results import read_result
 from ..methods import method_names
-from .format import backbone_label, fraction, project_root
+from .ablation_page import ablation_rows
+from .format import backbone_label, fraction, project_root, span
 from .sources import measured_runs, method_results, relationships_path
 
 PAPER_SCALE_DATASETS = {"MNIST": "mnist", "CIFAR-10": "cifar10"}  # our datasets of the paper preset
@@ -60,7 +61,7 @@ def interactive_summary(evaluation: Path) -> str:
     w = f"width {fraction(width)}" if isinstance(width, (int, float)) and width != 1.0 else "full width"
     return (f"its own {backbone_label(str(prov.get('backbone', '?')))} at {w} on {_html.escape(str(prov.get('dataset', '?')))}, "
             f"trained by <code>make book</code>; <code>wfnet evaluate</code>: Acc_r {blob['acc_r']:.2f}, "
-            f"Acc_f {blob['acc_f']:.2f}, every class's retain accuracy {min(acc_r):.1f}–{max(acc_r):.1f}%.")
+            f"Acc_f {blob['acc_f']:.2f}, every class's retain accuracy {span(acc_r, 1, ' %')}.")
 
 
 def status_html(results_dir: Path | str, page: str = "intro") -> str:
@@ -103,7 +104,12 @@ def status_html(results_dir: Path | str, page: str = "intro") -> str:
         f = sum(relationships_path(results_dir, "paper", "cifar10", b).is_file() for b in ("vgg16", "resnet18", "vit_tiny"))
         items.append(f"<li>Figures 3 and 4 need paper-scale CIFAR-10 runs of VGG-16, ResNet-18 and ViT-T: {f} of 3 "
                      "measured.</li>")
-    title = {"intro": "What this build shows", "table1": "Where the numbers of this table come from",
+    if page == "ablation":
+        rows = ablation_rows(results_dir)
+        originals = sorted({r["original"] for r in rows})
+        items.append(f"<li>The untraining ablation below: {len(rows)} result files under <code>results/ablation/</code>, "
+                     f"each table for one original model ({_html.escape('; '.join(originals)) or 'none yet'}).</li>")
+    title = {"intro": "What this build shows", "experiment": "The scale of this notebook's numbers", "table1": "Where the numbers of this table come from",
              "table2": "Where the numbers of this table come from",
              "figures": "Where these figures come from"}.get(page, "What this page shows")
     body = "<ul>" + "".join(items) + "</ul>"

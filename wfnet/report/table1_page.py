@@ -26,8 +26,11 @@ from .format import (
     seeds_label,
     short_commit,
     source_label,
+    span,
     untrain_choice,
     zrf_digits,
+    zrf_header,
+    zrf_num,
 )
 from .sources import default_sources, discover_sources, measured_runs, table_backbones, table_methods
 
@@ -253,8 +256,9 @@ def measured_table(results_dir: Path | str) -> pd.DataFrame:
             "step": r["step"].split("-", 1)[0], "what": what,
             "Acc_r": num(blob.get("acc_r"), 2) if r["kind"] != "train" else f"test {num(blob.get('test_acc'), 2)}",
             "Acc_f": num(blob.get("acc_f"), 2) if r["kind"] != "train" else NOT_REPORTED,
-            "ZRF": num(blob.get("zrf"), 3) if r["kind"] != "train" else NOT_REPORTED,
-            "Acc_r per class": f"{min(per):.1f}–{max(per):.1f}" if per and r["kind"] == "wf" else NOT_REPORTED,
+            zrf_header(prov.get("dataset")): (zrf_num(blob.get("zrf"), prov.get("dataset")) if r["kind"] != "train"
+                                              else NOT_REPORTED),
+            "Acc_r per class": span(per) if per and r["kind"] == "wf" else NOT_REPORTED,
             "wall (s)": f"{wall:.0f}",
             "commit": short_commit(str(uprov.get("git_commit") or prov.get("git_commit", "?")))[:9],
         })

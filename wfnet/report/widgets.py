@@ -36,6 +36,7 @@ from ..evaluation.multiforget import MultiForgetConfig, forgotten
 from ..layers import COMBINES, check_combine, select_gates
 from ..runtime import predict
 from ..wrap import WFModel
+from .format import span
 
 NONE = -1  # the selector value of "forget nothing" (the original model)
 CLOSED_BELOW = 0.5  # a gate sigma(alpha) under this counts as "closed" (the filter's output at most halved)
@@ -246,8 +247,8 @@ def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | 
         if acc_r and acc_f:
             body += (f"<p><code>wfnet evaluate</code> on it: Acc_r <b>{blob['acc_r']:.2f}%</b> and Acc_f "
                      f"<b>{blob['acc_f']:.2f}%</b> (means over the {len(per)} forgotten classes); class by class, "
-                     f"retain accuracy {min(acc_r):.1f}–{max(acc_r):.1f}% and forget accuracy "
-                     f"{min(acc_f):.1f}–{max(acc_f):.1f}%. The original model (no class forgotten) scores "
+                     f"retain accuracy {span(acc_r, 1, ' %')} and forget accuracy "
+                     f"{span(acc_f, 1, ' %')}. The original model (no class forgotten) scores "
                      f"{core.state(None).acc:.2f}% on the same test images.</p>")
     else:
         body += f"<p>No <code>wfnet evaluate</code> result beside it ({esc(str(ev))}): {NOT_RUN_TEXT}.</p>"
@@ -295,9 +296,9 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10, colors: i
     images = core.grid_images().astype(np.float32) / 255.0
     n, h, wd, ch = images.shape
     rows = -(-n // cols)
-    pad = max(4, int(0.45 * h))  # room above each image for its label
+    pad = max(6, int(0.6 * h))  # room above each image for its label (10 pt: readable at 80 dpi)
     mosaic = np.ones((rows * (h + pad), cols * (wd + pad // 3), 3), dtype=np.float32)
-    fig = _figure(cols * 0.85, rows * 1.2, layout=None)
+    fig = _figure(cols * 0.85, rows * 1.35, layout=None)
     fig.subplots_adjust(0, 0, 1, 1)
     ax = fig.add_subplot()
     labels = core.labels[core.grid_index].tolist()
@@ -309,7 +310,7 @@ def grid_png(core: ForgettingCore, state: ForgetState, cols: int = 10, colors: i
         mosaic[y:y + h, x:x + wd] = images[i] if ch == 3 else images[i].repeat(3, axis=-1)
         pred = state.grid_pred[i]
         ax.text(x + wd / 2, y - 0.5, f"{core.classes[pred]} {100 * state.grid_conf[i]:.0f}%",
-                ha="center", va="bottom", fontsize=8,
+                ha="center", va="bottom", fontsize=10,
                 color=KEPT_COLOR if pred == labels[i] else FORGOTTEN_COLOR)
     ax.imshow(mosaic, interpolation="nearest")
     ax.set_axis_off()
@@ -376,7 +377,8 @@ def gates_png(core: ForgettingCore, layer: str, forget: Forget, k: int, combine:
             ax.axvline(v, color=FORGOTTEN_COLOR, lw=1)
         ax.set_title(f"{layer}, {core.label(classes, comb)} (red: top {k} closed)", fontsize=8)
     else:
-        ax.set_title(f"{layer}, every class (original model: no gates)", fontsize=8)
+        ax.set_title(f"{layer}: the gates of all {len(core.classes)} class rows (none applied: original model)",
+                     fontsize=8)
     ax.set_yscale("log")
     ax.set_xlabel("gate σ(α)  (0 = filter off)", fontsize=8)
     ax.set_ylabel("filters")
