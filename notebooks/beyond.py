@@ -74,9 +74,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from wfnet.experiments.results import read_result
-from wfnet.report import beyond
+from wfnet.report import beyond, sets
 from wfnet.report import format as fmt
-from wfnet.report import sets
 
 results = fmt.resolve(results_dir)
 runs = beyond.beyond_runs(results) or [(preset, dataset, backbone)]

@@ -23,9 +23,8 @@ preset = "smoke"
 # %% tags=["remove-input"]
 from wfnet.methods import label
 from wfnet.report import format as fmt
-from wfnet.report import paper_values, sources, status
+from wfnet.report import paper_values, sources, status, tuning
 from wfnet.report import table1_page as page
-from wfnet.report import tuning
 
 results = fmt.resolve(results_dir)
 fmt.show_html(status.status_html(results, "table1"))
