@@ -137,7 +137,7 @@ if ablation.empty:
              "sets_p0.5 --checkpoint <the page's original>`)._")
 for original, rows in ablation.groupby("original", sort=False):
     fmt.show(f"Original: {original}. Chosen by the rule: `{sets.best_variant(rows)}`.")
-    fmt.show(fmt.plain(rows.drop(columns="original"), wrap=list(rows.columns[1:])))
+    fmt.show(fmt.wrapped(rows.drop(columns="original").set_index("variant")))
 payload = sets.read_sets(fmt.resolve(interactive_dir) / "evaluate" / "sets.json")
 if payload is None:
     fmt.show(f"_The interactive model's sets: {fmt.NOT_RUN} (no `evaluate/sets.json` in `{interactive_dir}`)._")

@@ -33,6 +33,7 @@ checkpoint = None          # a wf.pt; None = <model_dir>/wf/wf.pt
 data_root = None
 device = "cpu"
 layer = None               # None = the layer with the largest share of closed gates
+precision = "auto"         # as `wfnet evaluate` resolves it here (bf16 on a CPU with AMX, else fp32)
 top_k = 5
 
 # %% tags=["remove-input"]
@@ -45,9 +46,10 @@ root = fmt.resolve(model_dir)
 path = fmt.resolve(checkpoint) if checkpoint else root / "wf" / "wf.pt"
 core = None
 if path.is_file():
-    core = widgets.load_core(path, data_root, device)
+    core = widgets.load_core(path, data_root, device, precision=precision)
     core.states()  # all N_c + 1 single states up front: every later change is a cache hit
     fmt.show_html(widgets.model_card(core, path, root / "evaluate" / "metrics.json"))
+    fmt.show(f"Every state below is computed in {core.precision}, the precision `wfnet evaluate` ran at.")
     measured = sets.read_sets(root / "evaluate" / "sets.json")
     if measured is not None:  # `wfnet evaluate --sets pairs`: what the selectors below will show
         rows = sets.measured_sets(measured, "product")

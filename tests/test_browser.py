@@ -347,9 +347,11 @@ def _expected_pair(pair: tuple[int, int]) -> dict[str, float]:
     """The pair's accuracies computed afresh from the checkpoint (wfnet.evaluation.multiforget, product)."""
     from wfnet.evaluation.multiforget import set_logits, set_scores
     from wfnet.report.widgets import load_core
+    from wfnet.runtime import autocast
 
-    core = load_core(INTERACTIVE_MODEL / "wf" / "wf.pt", os.environ.get("WFNET_DATA_ROOT"))
-    return set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
+    core = load_core(INTERACTIVE_MODEL / "wf" / "wf.pt", os.environ.get("WFNET_DATA_ROOT"), precision="auto")
+    with autocast(core.device, core.precision):  # the page's and `wfnet evaluate`'s precision (Makefile)
+        return set_scores(set_logits(core.model, core.data, pair, "product", core.device), core.labels, pair)
 
 
 def test_every_class_is_forgotten_on_the_interactive_page(browser: Any, site: str):

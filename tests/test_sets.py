@@ -71,7 +71,7 @@ def test_the_ablation_rule_takes_the_most_pairs_within_a_point_of_p0(tmp_path: P
     (tmp_path / "ablation" / "mnist-5k" / "resnet18" / "capped.json").write_text(json.dumps({"variant": "capped"}))
     frame = sets.set_ablation_frame(tmp_path)
     assert frame["variant"].tolist() == ["sets_p0", "sets_p0.25", "sets_p0.5"]  # a variant without sets left out
-    assert frame["pairs forgotten (product)"].tolist() == ["1 of 3", "2 of 3", "3 of 3"]
+    assert frame["pairs forgotten (product)"].tolist() == ["1/3", "2/3", "3/3"]
     assert frame["original"].iloc[0] == "resnet18 · width 0.5 · original"
     assert sets.best_variant(frame) == "sets_p0.25"
     assert sets.best_variant(frame[frame["variant"] != "sets_p0.25"]) == "sets_p0"  # a tie of none: p = 0
@@ -100,3 +100,27 @@ def test_the_draw_page_carries_every_measured_set_for_its_flag():
     json.dumps(page, allow_nan=False)  # the page's vectors.json is strict JSON
     assert 'id="wf-set-flag"' in onnx_page.page_html({"class_names": ["a", "b", "c"]})
     assert "function setFlag(idx)" in onnx_page.PAGE_JS
+
+
+def test_the_page_computes_at_the_precision_wfnet_evaluate_resolves():
+    """The interactive page's numbers are `wfnet evaluate`'s only if both compute at one precision:
+    a core given "auto" resolves it as evaluate does and predicts under it."""
+    import torch
+
+    import wfnet
+    from wfnet.report.widgets import ForgettingCore
+    from wfnet.runtime import predict, resolve_precision
+
+    from .conftest import synthetic_dataset
+
+    torch.manual_seed(0)
+    data = synthetic_dataset(n_per_class=3, num_classes=4, size=28)
+    wf = wfnet.wrap(wfnet.create_backbone("resnet18", 4, 1, 28, width=0.125), 4).eval()
+    cpu = torch.device("cpu")
+    for asked in ("auto", "bf16", "fp32"):
+        core = ForgettingCore(wf, data, cpu, per_class=1, precision=asked)
+        assert core.precision == resolve_precision(asked, cpu)
+        want = predict(wf, data.test, data, cpu, forget={1, 2}, combine="product", precision=core.precision)
+        torch.testing.assert_close(core.logits({1, 2}), want, rtol=0, atol=0)
+    fp32 = ForgettingCore(wf, data, cpu, per_class=1).logits(1)  # the default: fp32, as before
+    torch.testing.assert_close(fp32, predict(wf, data.test, data, cpu, forget=1), rtol=0, atol=0)

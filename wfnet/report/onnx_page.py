@@ -220,6 +220,7 @@ def page_sets(measured: dict[str, Any]) -> dict[str, Any]:
     """What the page's script needs to flag a ticked set: every measured set (product, as the
     graph combines gates), its accuracies, whether it is forgotten, and the bar."""
     return {"bar": bar_text(measured), "n_triples": measured["config"].get("n_triples"),
+            "precision": (measured.get("provenance") or {}).get("precision") or "fp32",
             "measured": [{k: r[k] for k in ("classes", "acc_f", "acc_r", "forgotten")}
                          for r in measured_sets(measured, "product")]}
 
@@ -509,7 +510,7 @@ PAGE_JS = r"""
       ? "This set was not measured (every class, every pair and " + m.n_triples + " sampled triples were)."
       : (hit.forgotten ? "✓ Measured on the test set: forgotten" : "<b style='color:#d62728'>⚠ Not forgotten</b> "
         + "on the test set: this model misses the bar") + " (Acc_f " + pc(hit.acc_f) + ", Acc_r " + pc(hit.acc_r)
-        + "; bar: " + m.bar + ").";
+        + "; bar: " + m.bar + "; measured in " + m.precision + ", the page runs fp32).";
   }
   function schedule() {
     if (!session) return;

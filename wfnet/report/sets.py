@@ -117,14 +117,13 @@ def set_ablation_frame(results_dir: Path | str) -> pd.DataFrame:
             measured = measured_sets(sets, comb)
             for size, noun in ((2, "pairs"), (3, "triples")):
                 group = [r for r in measured if len(r["classes"]) == size]
-                counts[f"{noun} forgotten ({comb})"] = f"{sum(r['forgotten'] for r in group)} of {len(group)}"
+                counts[f"{noun} forgotten ({comb})"] = f"{sum(r['forgotten'] for r in group)}/{len(group)}"
         pair = sets["summary"].get("2", {}).get("product", {})
         rows.append({"original": f"{prov.get('backbone', '?')} · width {prov.get('width', '?')} · "
                                  f"{Path(str(prov.get('checkpoint', '?'))).parent.name}",
                      "variant": res.get("variant"), "p": (res.get("overrides") or {}).get("set_prob"),
                      "Acc_r (%)": num(res.get("acc_r")), "Acc_f (%)": num(res.get("acc_f"), 2),
-                     **counts, "pairs: mean Acc_f (%)": num(pair.get("acc_f")),
-                     "pairs: mean Acc_r (%)": num(pair.get("acc_r"))})
+                     **counts, "pairs: mean Acc_r (%)": num(pair.get("acc_r"))})
     rows.sort(key=lambda r: (r["original"], r["p"] if isinstance(r["p"], (int, float)) else -1.0))
     return pd.DataFrame(rows)
 
@@ -141,7 +140,7 @@ def best_variant(frame: pd.DataFrame, reference: str = "sets_p0", slack: float =
                 and float(row["Acc_f (%)"]) <= float(ref["Acc_f (%)"]) + slack)
 
     def pairs(row: Any) -> int:
-        return int(str(row["pairs forgotten (product)"]).split()[0])
+        return int(str(row["pairs forgotten (product)"]).split("/")[0])
 
     fine = [row for _, row in frame.iterrows() if ok(row)]
     return str(max(fine, key=pairs)["variant"]) if fine else reference

@@ -34,7 +34,7 @@ from ..errors import WFNetError
 from ..evaluation.metrics import percent  # the formula of evaluate_wf: shown values are bit-identical
 from ..evaluation.multiforget import MultiForgetConfig, forgotten
 from ..layers import COMBINES, check_combine, select_gates
-from ..runtime import predict
+from ..runtime import predict, resolve_precision
 from ..wrap import WFModel
 from .format import span
 
@@ -90,10 +90,11 @@ class ForgettingCore:
     """States of a WF model on a dataset's test split (original, a class, a set), cached."""
 
     def __init__(self, model: WFModel, data: ImageDataset, device: torch.device | str = "cpu",
-                 per_class: int = 2) -> None:
+                 per_class: int = 2, precision: str = "fp32") -> None:
         self.model = model.eval()
         self.data = data
         self.device = torch.device(device)
+        self.precision = resolve_precision(precision, self.device)  # "auto": what `wfnet evaluate` resolves here
         self.model.to(self.device)
         self.labels = data.test.labels.cpu()
         self.grid_index = self._grid_index(per_class)
@@ -134,7 +135,8 @@ class ForgettingCore:
         if key not in self._logits:
             classes, comb = key
             arg = None if not classes else classes[0] if len(classes) == 1 else set(classes)
-            self._logits[key] = predict(self.model, self.data.test, self.data, self.device, forget=arg, combine=comb)
+            self._logits[key] = predict(self.model, self.data.test, self.data, self.device, forget=arg, combine=comb,
+                                        precision=self.precision)
         return self._logits[key]
 
     def state(self, forget: Forget, combine: str = "product") -> ForgetState:
@@ -189,15 +191,15 @@ class ForgettingCore:
 
 
 def load_core(checkpoint: Path | str, data_root: Path | str | None = None, device: str = "cpu",
-              per_class: int = 2) -> ForgettingCore:
-    """A core for a WF checkpoint on the dataset its metadata names."""
+              per_class: int = 2, precision: str = "fp32") -> ForgettingCore:
+    """A core for a WF checkpoint on the dataset its metadata names, computing at ``precision``."""
     from ..data import load_dataset  # looked up when called: tests replace wfnet.data.load_dataset
 
     loaded = load(checkpoint)
     if loaded.kind != "wf":
         raise WFNetError(f"{checkpoint} is an original model; the explorer needs a WF checkpoint (wf.pt)")
     data = load_dataset(loaded.dataset, Path(data_root) if data_root else None)
-    return ForgettingCore(loaded.model, data, device, per_class)  # type: ignore[arg-type]
+    return ForgettingCore(loaded.model, data, device, per_class, precision)  # type: ignore[arg-type]
 
 
 def model_card(core: ForgettingCore, checkpoint: Path | str, evaluation: Path | str | None = None) -> str:
