@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..evaluation.multiforget import MultiForgetConfig
+from ..evaluation.multiforget import MultiForgetConfig, forgotten
 from .format import NOT_RUN, num
 
 SetsPayload = dict[str, Any]  # the object ``evaluate_multiforget`` returns (sets.json, an ablation's "sets")
@@ -48,9 +48,9 @@ def bar_text(payload: SetsPayload) -> str:
 
 
 def is_forgotten(scores: dict[str, Any], payload: SetsPayload) -> bool:
+    """``multiforget.forgotten`` at the thresholds the file was scored with."""
     f, r = thresholds(payload)
-    return (scores.get("acc_f") is not None and scores.get("acc_r") is not None
-            and scores["acc_f"] <= f and scores["acc_r"] >= r)
+    return forgotten(scores, MultiForgetConfig(forgotten_acc_f=f, kept_acc_r=r))
 
 
 def measured_sets(payload: SetsPayload, combine: str = "product") -> list[dict[str, Any]]:
